@@ -1,0 +1,45 @@
+"""Stable, collision-resistant names for objects the operator creates.
+
+A received execution is named from the link and the origin uid, so a retried start finds its
+own earlier object instead of creating a second one (DESIGN §4). Names stay short enough that
+a Job's pods (``<job>-<5 chars>``) keep under 63 characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+_DNS_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+def _digest(*parts: str, length: int = 16) -> str:
+    raw = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return base64.b32encode(raw).decode().lower().rstrip("=")[:length]
+
+
+def received_execution_name(link: str, origin_uid: str) -> str:
+    """Name of the Execution a controlled side creates for a start (or mirror) from ``link``."""
+    return f"wl-{_digest(link, origin_uid)}"
+
+
+def mirror_execution_name(link: str, origin_uid: str) -> str:
+    return f"wl-m-{_digest(link, origin_uid)}"
+
+
+def child_execution_name(parent_name: str, parent_uid: str, call_id: str) -> str:
+    """Name of a child started by a flow; ``call_id`` makes a retried request idempotent."""
+    stem = _DNS_LABEL.sub("-", parent_name.lower())[:30].strip("-") or "x"
+    return f"{stem}-{_digest(parent_uid, call_id, length=8)}"
+
+
+def runner_secret_name(execution_name: str) -> str:
+    return f"wl-run-{_digest(execution_name, length=12)}"
+
+
+def job_name(execution_name: str) -> str:
+    """Job name for an execution: the execution name when it fits, a hash otherwise."""
+    if len(execution_name) <= 52:
+        return execution_name
+    return f"wl-job-{_digest(execution_name)}"

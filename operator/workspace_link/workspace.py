@@ -1,0 +1,58 @@
+"""The wiring of one workspace: its store, its executor, its settings and its change signal.
+
+The core functions (``lifecycle``, ``link``, ``apply``, ...) take a ``Workspace`` and never know
+which mode they run in: the operator builds one around ``kubestore.KubeStore`` and
+``job_executor.JobExecutor``; the embedded mode around ``memstore.MemStore`` and
+``process_executor.ProcessExecutor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from workspace_link import executor, settings, store
+
+
+class Changes:
+    """A broadcast "something changed in the store" signal.
+
+    Dialers wake on it to send at once (no polling tick), listeners end a held long-poll on
+    it, and runner-API waits re-read on it. Every waiter wakes; a change that happens between
+    two waits is not lost because waiters compare a counter.
+    """
+
+    def __init__(self) -> None:
+        self._counter = 0
+        self._condition = asyncio.Condition()
+
+    @property
+    def counter(self) -> int:
+        return self._counter
+
+    def notify(self) -> None:
+        self._counter += 1
+        loop_task = asyncio.get_running_loop().create_task(self._wake())
+        loop_task.add_done_callback(lambda _: None)
+
+    async def _wake(self) -> None:
+        async with self._condition:
+            self._condition.notify_all()
+
+    async def wait(self, since: int, timeout: float) -> bool:
+        """Wait until the counter moves past ``since``; False on timeout."""
+        async with self._condition:
+            try:
+                await asyncio.wait_for(self._condition.wait_for(lambda: self._counter > since), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+
+@dataclass
+class Workspace:
+    namespace: str
+    store: store.Store
+    executor: executor.Executor
+    settings: settings.Settings = field(default_factory=settings.Settings)
+    changes: Changes = field(default_factory=Changes)
