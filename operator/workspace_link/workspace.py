@@ -56,3 +56,9 @@ class Workspace:
     executor: executor.Executor
     settings: settings.Settings = field(default_factory=settings.Settings)
     changes: Changes = field(default_factory=Changes)
+    #: Where key Secrets live when they sit in a separate keys namespace (None = ``store``).
+    keys_store: store.Store | None = None
+
+    @property
+    def secrets(self) -> store.Store:
+        return self.keys_store or self.store
