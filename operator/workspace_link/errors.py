@@ -5,6 +5,7 @@
     WorkspaceLinkError                 base of everything a peer, a spec or the store can cause
     ├── SpecError                      a resource or input is malformed: fix it, retrying won't help
     │   └── MessageError               a protocol body is malformed (names the field)
+    │       └── UnsupportedProtocol    the body speaks another protocol version (-> 422)
     ├── SignatureError                 a signature is missing, invalid, expired, replayed, ...
     │   (``reason`` is a short machine word: "missing", "expired", "replayed", "unknown-key", ...)
     ├── PeerError                      talking to the peer failed
@@ -37,6 +38,18 @@ class SpecError(WorkspaceLinkError):
 
 class MessageError(SpecError):
     """A protocol body is malformed; the message names the JSON field."""
+
+
+class UnsupportedProtocol(MessageError):
+    """A body names a protocol version this side does not speak; the message names both."""
+
+    def __init__(self, *, received: object, supported: int) -> None:
+        super().__init__(
+            f"protocol version {received!r} is not supported; this workspace speaks protocol version {supported}",
+            field="protocol",
+        )
+        self.received = received
+        self.supported = supported
 
 
 class SignatureError(WorkspaceLinkError):
