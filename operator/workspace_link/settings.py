@@ -46,6 +46,13 @@ class Settings:
     runner_memory_request: str = "64Mi"
     runner_cpu_limit: str = "1"
     runner_memory_limit: str = "512Mi"
+    #: Runner pod placement and registry access, set by the chart from ``runner.*`` values.
+    #: Comma-separated Secret names for the runner pod's imagePullSecrets; None = none.
+    runner_image_pull_secrets: str | None = None
+    #: JSON object of the runner pod's nodeSelector; None = none.
+    runner_node_selector: str | None = None
+    #: JSON list of the runner pod's tolerations (Kubernetes Toleration objects); None = none.
+    runner_tolerations: str | None = None
     #: URL runners use to reach the runner API (the chart points it at the runner Service).
     runner_api_url: str = "http://127.0.0.1:8081"
     #: Ports: the sync endpoint (TLS when a certificate is given), the runner API, health+metrics.
