@@ -1,0 +1,114 @@
+"""The outbox is derived from the resources: what the peer has not acknowledged goes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workspace_link import labels, outbox, protocol, resources
+
+
+def execution(name: str, *, created: str = "2024-01-01T00:00:00Z", **parts: Any) -> resources.Body:
+    body: resources.Body = {
+        "metadata": {"name": name, "uid": f"uid-{name}", "creationTimestamp": created, "labels": {}},
+        "spec": parts.pop("spec", {"flow": "hello", "inputs": {"n": 1}}),
+        "status": parts.pop("status", {}),
+    }
+    body["metadata"]["labels"].update(parts.pop("labels", {}))
+    assert not parts
+    return body
+
+
+FLOWS = {"hello": "def handler(system, this): pass"}
+
+
+def controlling(executions: list[resources.Body], *, send_all: bool = False, limit: int = 100) -> list[Any]:
+    return outbox.pending(
+        link="to-b", role="Controlling", send_all=send_all, executions=executions, flows=FLOWS, limit=limit
+    )
+
+
+def test_start_carries_the_flows_script_until_acknowledged() -> None:
+    sent = execution("p", status={"link": {"name": "to-b", "localVersion": 1, "acknowledgedVersion": 0}})
+    [message] = controlling([sent])
+    assert message.kind == "start" and message.id == "start:uid-p:1"
+    assert isinstance(message.payload, protocol.Start)
+    assert message.payload.script == FLOWS["hello"] and message.payload.inputs == {"n": 1}
+    sent["status"]["link"]["acknowledgedVersion"] = 1
+    assert controlling([sent]) == []
+
+
+def test_cancel_follows_an_acknowledged_start_and_travels_with_an_unacknowledged_one() -> None:
+    acked = execution("p", status={"link": {"name": "to-b", "localVersion": 2, "acknowledgedVersion": 1}})
+    assert [m.kind for m in controlling([acked])] == ["cancel"]
+    unacked = execution("q", status={"link": {"name": "to-b", "localVersion": 2, "acknowledgedVersion": 0}})
+    assert [m.kind for m in controlling([unacked])] == ["start", "cancel"]
+
+
+def test_other_links_and_missing_flows_send_nothing() -> None:
+    other = execution("p", status={"link": {"name": "to-c", "localVersion": 1}})
+    gone = execution("q", spec={"flow": "gone"}, status={"link": {"name": "to-b", "localVersion": 1}})
+    assert controlling([other, gone]) == []
+
+
+def test_mirrors_only_with_send_all_and_never_of_received_or_mirrored_executions() -> None:
+    local = execution("local", status={"phase": "Succeeded", "version": 3})
+    received = execution(
+        "received",
+        spec={"script": "x"},
+        status={"version": 2, "origin": {"link": "to-b", "uid": "u"}},
+        labels={labels.ORIGIN_LINK: "to-b"},
+    )
+    mirror = execution("mirror", spec={"mirror": {"link": "x"}}, status={"version": 5})
+    sent = execution(
+        "sent", status={"version": 4, "link": {"name": "to-b", "localVersion": 1, "acknowledgedVersion": 1}}
+    )
+    assert controlling([local, received, mirror, sent]) == []
+    [message] = controlling([local, received, mirror, sent], send_all=True)
+    assert message.kind == "mirror" and message.id == "mirror:uid-local:3"
+    assert isinstance(message.payload, protocol.Mirror) and message.payload.script is None
+    local["status"]["mirrors"] = {"to-b": 3}
+    assert controlling([local], send_all=True) == []
+    local["status"]["version"] = 4
+    assert [m.id for m in controlling([local], send_all=True)] == ["mirror:uid-local:4"]
+
+
+def test_controlled_side_reports_status_of_what_arrived_over_this_link() -> None:
+    received = execution(
+        "wl-x",
+        spec={"script": "x"},
+        status={
+            "phase": "Running",
+            "version": 2,
+            "logTail": ["hi"],
+            "origin": {"link": "to-a", "uid": "origin-1", "acknowledgedVersion": 1},
+        },
+    )
+    local = execution("local", status={"version": 9})
+    [message] = outbox.pending(
+        link="to-a", role="Controlled", send_all=True, executions=[local, received], flows={}, limit=10
+    )
+    assert message.id == "status:origin-1:2"
+    assert isinstance(message.payload, protocol.Status)
+    assert message.payload.remote_name == "wl-x" and message.payload.log_tail == ("hi",)
+
+
+def test_oldest_first_bounded_by_count_and_size() -> None:
+    bodies = [
+        execution(
+            f"e{i}",
+            created=f"2024-01-01T00:00:{59 - i:02d}Z",
+            status={"link": {"name": "to-b", "localVersion": 1}},
+        )
+        for i in range(5)
+    ]
+    assert [m.payload.origin_name for m in controlling(bodies, limit=3)] == ["e4", "e3", "e2"]
+    small = outbox.pending(
+        link="to-b",
+        role="Controlling",
+        send_all=False,
+        executions=bodies,
+        flows=FLOWS,
+        limit=10,
+        max_bytes=10,
+    )
+    assert len(small) == 1  # one message always moves, even over the size budget
