@@ -1,0 +1,8 @@
+import flow_api
+
+
+def handler(system: flow_api.System, this: flow_api.Execution, inputs: dict):
+    greeting = f"hello, {inputs.get('name', 'world')}"
+    this.log(greeting)
+    this.save(greeting=greeting)
+    return this.success(greeting)
