@@ -1,0 +1,280 @@
+"""Both ends of an exchange over in-memory stores, without HTTP: what a message does, once."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from workspace_link import (
+    errors,
+    exchange,
+    keys,
+    labels,
+    memstore,
+    naming,
+    protocol,
+    resources,
+    syncconfig,
+    workspace,
+)
+
+
+class IdleExecutor:
+    """Nothing runs in these tests: they are about messages, not runs."""
+
+    async def start(self, execution: resources.Body, *, secret_name: str) -> str:
+        return resources.name(execution)
+
+    async def cancel(self, execution: resources.Body) -> None:
+        return None
+
+    async def cleanup(self, execution: resources.Body) -> None:
+        return None
+
+
+class Direct:
+    """A client that hands the request straight to the listener's ``exchange.handle``."""
+
+    def __init__(
+        self, ws: workspace.Workspace, config: syncconfig.LinkConfig, keys: syncconfig.LinkKeys
+    ) -> None:
+        self.ws, self.config, self.keys = ws, config, keys
+        self.requests: list[protocol.Envelope] = []
+        self.drop_response = False
+
+    async def exchange(self, envelope: protocol.Envelope, *, max_seconds: float) -> protocol.Envelope:
+        self.requests.append(envelope)
+        decoded = protocol.decode(protocol.encode(envelope))
+        exchange.check_role(self.config, decoded.sender)
+        response = await exchange.handle(self.ws, config=self.config, keys=self.keys, envelope=decoded)
+        if self.drop_response:
+            raise errors.PeerUnreachable("response lost")
+        return protocol.decode(protocol.encode(response))
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[syncconfig.LinkKeys, syncconfig.LinkKeys]:
+    a = keys.generate_private_key(2048)
+    b = keys.generate_private_key(2048)
+    a_keys = syncconfig.LinkKeys(
+        a, keys.key_id(a.public_key()), {keys.key_id(b.public_key()): b.public_key()}, None
+    )
+    b_keys = syncconfig.LinkKeys(
+        b, keys.key_id(b.public_key()), {keys.key_id(a.public_key()): a.public_key()}, None
+    )
+    return a_keys, b_keys
+
+
+def link_config(
+    name: str, *, dialer: bool, send_all: bool = False, role: str | None = None
+) -> syncconfig.LinkConfig:
+    spec: dict[str, Any] = {
+        "ownPrivateKey": {"secretName": "own"},
+        "remotePublicKey": {"secretName": "peer"},
+        "sendAllExecutions": send_all,
+    }
+    if dialer:
+        spec["remoteUrl"] = "https://peer.example/api/latest/sync_config/x/sync"
+    if role:
+        spec["role"] = role
+    return syncconfig.parse({"metadata": {"name": name, "generation": 1}, "spec": spec})
+
+
+class Pair:
+    def __init__(
+        self, key_pair: tuple[syncconfig.LinkKeys, syncconfig.LinkKeys], *, send_all: bool = False
+    ) -> None:
+        self.a = workspace.Workspace("ws-a", memstore.MemStore("ws-a"), IdleExecutor())
+        self.b = workspace.Workspace("ws-b", memstore.MemStore("ws-b"), IdleExecutor())
+        self.a_config = link_config("to-b", dialer=True, send_all=send_all)
+        self.b_config = link_config("from-a", dialer=False)
+        self.a_keys, self.b_keys = key_pair
+        self.client = Direct(self.b, self.b_config, self.b_keys)
+        self.state = exchange.DialerState()
+
+    async def once(self, hold: float = 0.0, send_messages: bool = True) -> exchange.ExchangeResult:
+        return await exchange.once(
+            self.a,
+            config=self.a_config,
+            keys=self.a_keys,
+            client=self.client,
+            hold=hold,
+            state=self.state,
+            send_messages=send_messages,
+        )
+
+    async def remote_execution(self, name: str = "parent-1") -> resources.Body:
+        await self.a.store.create("Flow", {"metadata": {"name": "hello"}, "spec": {"script": "SCRIPT"}})
+        created = await self.a.store.create(
+            "Execution",
+            {
+                "metadata": {"name": name},
+                "spec": {"flow": "hello", "inputs": {"x": 1}, "remoteWorkspace": "to-b"},
+            },
+        )
+        status = {"phase": "Pending", "link": {"name": "to-b", "localVersion": 1, "acknowledgedVersion": 0}}
+        return await self.a.store.replace_status("Execution", {**created, "status": status})
+
+    async def received(self, origin: resources.Body) -> resources.Body:
+        return await self.b.store.get(
+            "Execution", naming.received_execution_name("from-a", resources.uid(origin))
+        )
+
+
+async def test_start_creates_the_execution_with_its_script_once(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    result = await pair.once()
+    assert result.sent == 1 and result.applied_acks == 1
+    received = await pair.received(origin)
+    assert received["spec"]["script"] == "SCRIPT" and received["spec"]["inputs"] == {"x": 1}
+    assert received["status"]["origin"]["uid"] == resources.uid(origin)
+    assert received["status"]["origin"]["workspace"] == "ws-a"
+    assert resources.labels(received)[labels.ORIGIN_UID] == resources.uid(origin)
+    assert await pair.b.store.list("Flow") == []
+    link = (await pair.a.store.get("Execution", "parent-1"))["status"]["link"]
+    assert link["acknowledgedVersion"] == 1
+
+    # The same start again (a lost response) is a duplicate: still one execution, acked.
+    pair.client.drop_response = True
+    await pair.a.store.replace_status(
+        "Execution", {**(await pair.a.store.get("Execution", "parent-1")), "status": origin["status"]}
+    )
+    with pytest.raises(errors.PeerUnreachable):
+        await pair.once()
+    pair.client.drop_response = False
+    await pair.once()
+    assert len(await pair.b.store.list("Execution")) == 1
+
+
+async def test_status_flows_back_newer_only_and_is_acknowledged(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    await pair.once()
+    received = await pair.received(origin)
+    status = {
+        **received["status"],
+        "phase": "Succeeded",
+        "outputs": {"v": 42},
+        "version": 3,
+        "reason": "Completed",
+    }
+    await pair.b.store.replace_status("Execution", {**received, "status": status})
+    result = await pair.once()
+    assert result.received == 1
+    local = await pair.a.store.get("Execution", "parent-1")
+    assert local["status"]["phase"] == "Succeeded" and local["status"]["outputs"] == {"v": 42}
+    assert local["status"]["link"]["remoteVersion"] == 3
+    assert local["status"]["link"]["remoteName"] == resources.name(received)
+    # The ack travels with the next request; then B has nothing more to send.
+    await pair.once()
+    assert (await pair.received(origin))["status"]["origin"]["acknowledgedVersion"] == 3
+    assert (await pair.once()).received == 0
+
+
+async def test_a_terminal_local_phase_is_final(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    await pair.once()
+    local = await pair.a.store.get("Execution", "parent-1")
+    await pair.a.store.replace_status(
+        "Execution", {**local, "status": {**local["status"], "phase": "Failed", "reason": "PeerLost"}}
+    )
+    received = await pair.received(origin)
+    await pair.b.store.replace_status(
+        "Execution", {**received, "status": {**received["status"], "phase": "Succeeded", "version": 4}}
+    )
+    await pair.once()
+    local = await pair.a.store.get("Execution", "parent-1")
+    assert local["status"]["phase"] == "Failed" and local["status"]["link"]["remoteVersion"] == 4
+
+
+async def test_a_name_owned_by_something_else_is_refused_and_not_acked(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    squatter = naming.received_execution_name("from-a", resources.uid(origin))
+    await pair.b.store.create("Execution", {"metadata": {"name": squatter}, "spec": {"script": "mine"}})
+    await pair.b.store.create("SyncConfig", {"metadata": {"name": "from-a"}, "spec": {}})
+    result = await pair.once()
+    assert result.applied_acks == 0
+    assert (await pair.b.store.get("Execution", squatter))["spec"]["script"] == "mine"
+    assert any(e["reason"] == "MessageRefused" for e in pair.b.store.events)  # type: ignore[attr-defined]
+
+
+async def test_cancel_reaches_the_received_execution_and_a_lone_cancel_blocks_a_late_start(
+    key_pair: Any,
+) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    await pair.once()
+    local = await pair.a.store.get("Execution", "parent-1")
+    local["status"]["link"]["localVersion"] = 2
+    await pair.a.store.replace_status("Execution", local)
+    assert (await pair.once()).applied_acks == 1
+    assert (await pair.received(origin))["spec"]["cancel"] is True
+
+    # A cancel that arrives before its start leaves a cancelled execution; the start is then a duplicate.
+    cancel = protocol.make_message(protocol.Cancel(origin_uid="early-uid", version=2))
+    start = protocol.make_message(
+        protocol.Start(origin_uid="early-uid", origin_name="early", script="S", inputs={}, version=1)
+    )
+    for message in (cancel, start):
+        envelope = protocol.Envelope(
+            sender=exchange.sender(pair.a, pair.a_config, pair.a_keys), messages=(message,)
+        )
+        response = await exchange.handle(pair.b, config=pair.b_config, keys=pair.b_keys, envelope=envelope)
+        assert [a.kind for a in response.acks] == [message.kind]
+    early = await pair.b.store.get("Execution", naming.received_execution_name("from-a", "early-uid"))
+    assert early["spec"]["cancel"] is True and early["spec"]["script"].startswith("#")
+
+
+async def test_mirrors_follow_changes_and_are_acknowledged(key_pair: Any) -> None:
+    pair = Pair(key_pair, send_all=True)
+    past = await pair.a.store.create("Execution", {"metadata": {"name": "past"}, "spec": {"flow": "hello"}})
+    past = await pair.a.store.replace_status(
+        "Execution", {**past, "status": {"phase": "Succeeded", "version": 2}}
+    )
+    await pair.once()
+    name = naming.mirror_execution_name("from-a", resources.uid(past))
+    mirror = await pair.b.store.get("Execution", name)
+    assert mirror["spec"]["mirror"]["originName"] == "past" and mirror["status"]["phase"] == "Succeeded"
+    assert (await pair.a.store.get("Execution", "past"))["status"]["mirrors"] == {"to-b": 2}
+    assert (await pair.once()).sent == 0
+    past = await pair.a.store.get("Execution", "past")
+    await pair.a.store.replace_status(
+        "Execution", {**past, "status": {**past["status"], "message": "x", "version": 3}}
+    )
+    await pair.once()
+    assert (await pair.b.store.get("Execution", name))["status"]["message"] == "x"
+    # A mirror is not mirrored back, and nothing in B is sent as a status for it.
+    assert await exchange.compute_outbox(pair.b, pair.b_config) == []
+
+
+async def test_the_listener_holds_until_its_store_changes(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    await pair.once()
+    poll = asyncio.create_task(pair.once(hold=20, send_messages=False))
+    while len(pair.client.requests) < 2:
+        await asyncio.sleep(0)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not poll.done()
+    received = await pair.received(origin)
+    await pair.b.store.replace_status(
+        "Execution", {**received, "status": {**received["status"], "phase": "Running", "version": 2}}
+    )
+    pair.b.changes.notify()
+    result = await poll
+    assert result.received == 1
+    assert (await pair.a.store.get("Execution", "parent-1"))["status"]["phase"] == "Running"
+
+
+async def test_both_sides_controlling_is_a_role_mismatch(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    pair.client.config = link_config("from-a", dialer=False, role="Controlling")
+    with pytest.raises(exchange.RoleMismatch) as caught:
+        await pair.once()
+    assert caught.value.status == 409 and "Controlling" in str(caught.value)
