@@ -1,0 +1,187 @@
+"""``executor.Executor`` on batch/v1 Jobs, and the reading of Job and pod changes.
+
+Why it exists: in the operator an execution runs as a Job built by ``jobs.build_job``; this
+shell creates and deletes those Jobs through ``kubestore.KubeStore`` and turns Job and pod
+events (delivered by kopf, see ``handlers``) into ``lifecycle.run_ended`` for the endings the
+runner cannot report itself (``jobs.job_outcome``, ``jobs.pod_problem``).
+
+Constraints it keeps:
+
+- Idempotent by execution name: ``start`` on an existing Job of the same Execution (same uid)
+  is a no-op; a Job left by an earlier Execution of the same name (the API server's GC has not
+  removed it yet) is refused as transient, so its ending never ends the new execution.
+- Deletes are explicit about propagation: a Job deleted through the API without
+  ``propagationPolicy`` orphans its pods (batch/v1's default), which would leave the flow running.
+- A pod stuck in image pull back-off or unschedulable may produce no further watch event when
+  ``settings.pending_pod_timeout`` passes, so a re-check is scheduled in memory for that time. A
+  restart loses it harmlessly: kopf lists every pod again on start and the re-check is rescheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from typing import Final
+
+from workspace_link import errors, jobs, kubestore, labels, lifecycle, naming, resources, settings, workspace
+
+logger = logging.getLogger(__name__)
+
+#: Foreground would keep the Job until its pods are gone; nobody waits on that, Background
+#: removes the Job at once and the API server's GC removes the pods right after.
+PROPAGATION: Final = "Background"
+
+
+class JobExecutor:
+    """Runs executions as Jobs in one namespace (``store.namespace``)."""
+
+    def __init__(self, store: kubestore.KubeStore, *, settings: settings.Settings) -> None:
+        self._store = store
+        self._settings = settings
+        self._rechecks: dict[str, asyncio.Task[None]] = {}
+
+    # -- executor.Executor -----------------------------------------------------------------
+    async def start(self, execution: resources.Body, *, secret_name: str) -> str:
+        manifest = jobs.build_job(execution, settings=self._settings, secret_name=secret_name)
+        name = str(manifest["metadata"]["name"])
+        try:
+            await self._store.create(kubestore.JOB, manifest)
+            logger.info("Execution %s: created Job %s", resources.name(execution), name)
+        except errors.AlreadyExists:
+            try:
+                existing = await self._store.get(kubestore.JOB, name)
+            except errors.NotFound:
+                raise errors.StoreError(f"Job {name!r} was deleted while starting it; retrying") from None
+            if jobs.owner_uid(existing, resources.EXECUTION) != resources.uid(execution):
+                raise errors.StoreError(
+                    f"Job {name!r} belongs to an earlier Execution of the same name and is still"
+                    " being deleted; retrying"
+                ) from None
+        return name
+
+    async def cancel(self, execution: resources.Body) -> None:
+        await self._delete(execution)
+
+    async def cleanup(self, execution: resources.Body) -> None:
+        await self._delete(execution)
+
+    async def _delete(self, execution: resources.Body) -> None:
+        name = resources.name(execution)
+        try:
+            job = await self._store.get(kubestore.JOB, _job_name(execution))
+        except errors.NotFound:
+            return
+        # Only our own Job: a same-named one could belong to a newer Execution.
+        if jobs.owner_uid(job, resources.EXECUTION) not in (None, resources.uid(execution)):
+            return
+        try:
+            await self._store.delete(kubestore.JOB, _job_name(execution), propagation_policy=PROPAGATION)
+            logger.info("Execution %s: deleted Job %s", name, _job_name(execution))
+        except errors.NotFound:
+            pass
+
+    # -- what Jobs and pods say ------------------------------------------------------------
+    async def job_changed(self, ws: workspace.Workspace, job: resources.Body) -> None:
+        """A runner Job changed: end its execution if the Job finished and the runner did not say so."""
+        if jobs.job_outcome(job, ()) is None:
+            return
+        execution = await self._owning_execution(ws, job)
+        if execution is None or resources.is_terminal(execution):
+            return
+        job_name = resources.name(job)
+        selector = {labels.EXECUTION: resources.labels(job).get(labels.EXECUTION, "")}
+        pods = [
+            pod
+            for pod in await self._store.list(kubestore.POD, labels=selector)
+            if jobs.owner_name(pod, "Job") == job_name
+        ]
+        outcome = jobs.job_outcome(job, pods)
+        if outcome is None:
+            return
+        phase, reason, message = outcome
+        logger.info(
+            "Execution %s: Job %s ended (%s: %s)", resources.name(execution), job_name, reason, message
+        )
+        await lifecycle.run_ended(ws, resources.name(execution), phase=phase, reason=reason, message=message)
+
+    async def pod_changed(self, ws: workspace.Workspace, pod: resources.Body) -> None:
+        """A runner pod changed: fail its execution when the pod can never run (see the module doc)."""
+        key = resources.uid(pod) or resources.name(pod)
+        timeout = self._settings.pending_pod_timeout
+        problem = jobs.pod_problem(pod, now=resources.now(), pending_timeout=timeout)
+        if problem is None:
+            recheck_at = jobs.pod_recheck_at(pod, pending_timeout=timeout)
+            if recheck_at is not None:
+                self._schedule_recheck(ws, key, resources.name(pod), recheck_at)
+            return
+        self._forget(key)
+        job_name = jobs.owner_name(pod, "Job")
+        if job_name is None:
+            return
+        try:
+            job = await self._store.get(kubestore.JOB, job_name)
+        except errors.NotFound:
+            return
+        execution = await self._owning_execution(ws, job)
+        if execution is None or resources.is_terminal(execution):
+            return
+        phase, reason, message = problem
+        logger.info(
+            "Execution %s: pod %s cannot run (%s)", resources.name(execution), resources.name(pod), reason
+        )
+        await lifecycle.run_ended(ws, resources.name(execution), phase=phase, reason=reason, message=message)
+        # The pod would keep pulling or waiting for a node forever: stop it.
+        await self.cancel(execution)
+
+    def pod_gone(self, pod: resources.Body) -> None:
+        self._forget(resources.uid(pod) or resources.name(pod))
+
+    async def close(self) -> None:
+        """Cancel the scheduled re-checks (operator shutdown)."""
+        tasks = list(self._rechecks.values())
+        self._rechecks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # -- internals -------------------------------------------------------------------------
+    async def _owning_execution(self, ws: workspace.Workspace, job: resources.Body) -> resources.Body | None:
+        """The Execution that owns ``job`` — the same object, not a newer one of the same name."""
+        name = jobs.owner_name(job, resources.EXECUTION)
+        if name is None:
+            return None
+        try:
+            execution = await ws.store.get(resources.EXECUTION, name)
+        except errors.NotFound:
+            return None
+        if resources.uid(execution) != jobs.owner_uid(job, resources.EXECUTION):
+            return None
+        return execution
+
+    def _schedule_recheck(
+        self, ws: workspace.Workspace, key: str, pod_name: str, when: datetime.datetime
+    ) -> None:
+        self._forget(key)
+        delay = max(0.0, (when - resources.now()).total_seconds()) + 1.0
+        self._rechecks[key] = asyncio.get_running_loop().create_task(self._recheck(ws, key, pod_name, delay))
+
+    async def _recheck(self, ws: workspace.Workspace, key: str, pod_name: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._rechecks.pop(key, None)
+        try:
+            pod = await self._store.get(kubestore.POD, pod_name)
+            await self.pod_changed(ws, pod)
+        except errors.NotFound:
+            return
+        except errors.WorkspaceLinkError as exc:
+            logger.warning("re-check of pod %s failed: %s", pod_name, exc)
+
+    def _forget(self, key: str) -> None:
+        task = self._rechecks.pop(key, None)
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
+
+def _job_name(execution: resources.Body) -> str:
+    return naming.job_name(resources.name(execution))
