@@ -135,7 +135,9 @@ FIELDS = {
         "conditions", "observedGeneration", "role", "mode", "path", "keyId", "peer",
         "lastAttemptTime", "lastSuccessTime", "lastError", "counters",
     },
-    ("Execution", "spec"): {"flow", "script", "mirror", "inputs", "remoteWorkspace", "parent", "timeoutSeconds", "cancel"},
+    ("Execution", "spec"): {
+        "flow", "script", "mirror", "inputs", "remoteWorkspace", "parent", "timeoutSeconds", "cancel",
+    },
     ("Execution", "status"): {
         "phase", "reason", "message", "outputs", "logTail", "startTime", "endTime", "jobName",
         "observedGeneration", "version", "origin", "link", "mirrors",

@@ -51,7 +51,7 @@ def test_main_calls_hello_over_the_link() -> None:
     by_name = {(d["kind"], d["metadata"]["name"]): d for _, d in OURS}
     main = by_name["Flow", "main"]["spec"]["script"]
     link = by_name["SyncConfig", "link-to-b"]
-    assert "this.flow('hello', remote_workspace_name='link-to-b'" in main
+    assert 'this.flow("hello", remote_workspace_name="link-to-b"' in main
     assert link["metadata"]["namespace"] == by_name["Flow", "main"]["metadata"]["namespace"] == "workspace-a"
     assert by_name["Execution", "main-example"]["spec"]["flow"] == "main"
     # A dials B at the path of B's config name.
@@ -121,45 +121,47 @@ def _both(*mutations: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, A
 
 
 # (what is wrong, base object, mutation, the JSON Schema keyword refusing it, where)
+SC, EX, FL = sync_config, execution, flow
+URL = "workspace-link-sync.workspace-b.svc:8443/api/latest/sync_config/link-to-a/sync"
 REFUSED = [
-    ("key reference without secretName", sync_config, _set("spec.ownPrivateKey", {"key": "private.pem"}),
+    ("key reference without secretName", SC, _set("spec.ownPrivateKey", {"key": "private.pem"}),
      "required", "spec.ownPrivateKey"),
-    ("public key reference without secretName", sync_config, _set("spec.remotePublicKey", {}),
+    ("public key reference without secretName", SC, _set("spec.remotePublicKey", {}),
      "required", "spec.remotePublicKey"),
-    ("no private key reference at all", sync_config, _drop("spec.ownPrivateKey"), "required", "spec"),
-    ("syncInterval zero", sync_config, _set("spec.syncInterval", 0), "minimum", "spec.syncInterval"),
-    ("syncInterval negative", sync_config, _set("spec.syncInterval", -5), "minimum", "spec.syncInterval"),
-    ("remoteUrl over http", sync_config,
-     _set("spec.remoteUrl", "http://workspace-link-sync.workspace-b.svc:8443/api/latest/sync_config/link-to-a/sync"),
+    ("no private key reference at all", SC, _drop("spec.ownPrivateKey"), "required", "spec"),
+    ("syncInterval zero", SC, _set("spec.syncInterval", 0), "minimum", "spec.syncInterval"),
+    ("syncInterval negative", SC, _set("spec.syncInterval", -5), "minimum", "spec.syncInterval"),
+    ("remoteUrl over http", SC, _set("spec.remoteUrl", f"http://{URL}"), "pattern", "spec.remoteUrl"),
+    ("remoteUrl without the sync path", SC, _set("spec.remoteUrl", "https://peer.example:8443"),
      "pattern", "spec.remoteUrl"),
-    ("remoteUrl without the sync path", sync_config, _set("spec.remoteUrl", "https://peer.example:8443"),
-     "pattern", "spec.remoteUrl"),
-    ("unknown role", sync_config, _set("spec.role", "Boss"), "enum", "spec.role"),
-    ("caCertificate of a Pod", sync_config, _set("spec.caCertificate.kind", "Pod"), "enum", "spec.caCertificate.kind"),
-    ("caCertificate without a name", sync_config, _drop("spec.caCertificate.name"), "required", "spec.caCertificate"),
-    ("verifySsl as a word", sync_config, _set("spec.verifySsl", "yes"), "type", "spec.verifySsl"),
-    ("a misspelt field", sync_config, _set("spec.remoteURL", "https://x"), "additionalProperties", "spec"),
-    ("an unknown condition status", sync_config, _set("status.conditions", [_condition(status="Maybe")]),
+    ("unknown role", SC, _set("spec.role", "Boss"), "enum", "spec.role"),
+    ("caCertificate of a Pod", SC, _set("spec.caCertificate.kind", "Pod"),
+     "enum", "spec.caCertificate.kind"),
+    ("caCertificate without a name", SC, _drop("spec.caCertificate.name"),
+     "required", "spec.caCertificate"),
+    ("verifySsl as a word", SC, _set("spec.verifySsl", "yes"), "type", "spec.verifySsl"),
+    ("a misspelt field", SC, _set("spec.remoteURL", "https://x"), "additionalProperties", "spec"),
+    ("an unknown condition status", SC, _set("status.conditions", [_condition(status="Maybe")]),
      "enum", "status.conditions.0.status"),
-    ("too many conditions", sync_config,
-     _set("status.conditions", [_condition(type=f"C{i}") for i in range(9)]), "maxItems", "status.conditions"),
-    ("an overlong lastError", sync_config, _set("status.lastError", "x" * 4097), "maxLength", "status.lastError"),
-    ("execution with neither flow, script nor mirror", execution, _drop("spec.flow"), "oneOf", "spec"),
-    ("execution with flow and script", execution, _set("spec.script", "print(1)"), "oneOf", "spec"),
-    ("execution with flow and mirror", execution, _set("spec.mirror", {"link": "l", "originUid": "u"}),
+    ("too many conditions", SC, _set("status.conditions", [_condition(type=f"C{i}") for i in range(9)]),
+     "maxItems", "status.conditions"),
+    ("an overlong lastError", SC, _set("status.lastError", "x" * 4097), "maxLength", "status.lastError"),
+    ("execution with neither flow, script nor mirror", EX, _drop("spec.flow"), "oneOf", "spec"),
+    ("execution with flow and script", EX, _set("spec.script", "print(1)"), "oneOf", "spec"),
+    ("execution with flow and mirror", EX, _set("spec.mirror", {"link": "l", "originUid": "u"}),
      "oneOf", "spec"),
-    ("mirror without the origin uid", execution, _both(_drop("spec.flow"), _set("spec.mirror", {"link": "l"})),
+    ("mirror without the origin uid", EX, _both(_drop("spec.flow"), _set("spec.mirror", {"link": "l"})),
      "required", "spec.mirror"),
-    ("an overlong script", execution, _both(_drop("spec.flow"), _set("spec.script", "#" * 262145)),
+    ("an overlong script", EX, _both(_drop("spec.flow"), _set("spec.script", "#" * 262145)),
      "maxLength", "spec.script"),
-    ("timeoutSeconds zero", execution, _set("spec.timeoutSeconds", 0), "minimum", "spec.timeoutSeconds"),
-    ("too many inputs", execution, _set("spec.inputs", {f"k{i}": i for i in range(257)}),
+    ("timeoutSeconds zero", EX, _set("spec.timeoutSeconds", 0), "minimum", "spec.timeoutSeconds"),
+    ("too many inputs", EX, _set("spec.inputs", {f"k{i}": i for i in range(257)}),
      "maxProperties", "spec.inputs"),
-    ("an unknown phase", execution, _set("status.phase", "Done"), "enum", "status.phase"),
-    ("a log tail over 100 lines", execution, _set("status.logTail", ["line"] * 101), "maxItems", "status.logTail"),
-    ("an overlong message", execution, _set("status.message", "m" * 4097), "maxLength", "status.message"),
-    ("a flow without a script", flow, _drop("spec.script"), "required", "spec"),
-    ("an empty script", flow, _set("spec.script", ""), "minLength", "spec.script"),
+    ("an unknown phase", EX, _set("status.phase", "Done"), "enum", "status.phase"),
+    ("a log tail over 100 lines", EX, _set("status.logTail", ["line"] * 101), "maxItems", "status.logTail"),
+    ("an overlong message", EX, _set("status.message", "m" * 4097), "maxLength", "status.message"),
+    ("a flow without a script", FL, _drop("spec.script"), "required", "spec"),
+    ("an empty script", FL, _set("spec.script", ""), "minLength", "spec.script"),
 ]  # fmt: skip
 
 
