@@ -350,6 +350,10 @@ async def end(
         )
 
     await _update_status(ws, name, change)
+    if phase != resources.SUCCEEDED:
+        # A parent that failed or was cancelled waits for nothing any more. A successful one
+        # may leave fire-and-forget children (``wait=False``) running on purpose.
+        await _cascade_cancel(ws, name)
 
 
 def _inputs_checked(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
