@@ -111,6 +111,106 @@ def any_objects(request: pytest.FixtureRequest, helm: str) -> Rendered:
     return render(values_files=[ALL_ON] if request.param == "all-on" else [])
 
 
+# The controls of the Baseline and Restricted policies as the Kubernetes documentation lists
+# them (concepts/security/pod-security-standards), applied to a pod spec the way the
+# PodSecurity admission controller does: a pod-level setting counts for every container that
+# does not override it.
+BASELINE_CAPABILITIES = {
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+}  # fmt: skip
+RESTRICTED_VOLUME_TYPES = {
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+    "persistentVolumeClaim", "projected", "secret",
+}  # fmt: skip
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}  # fmt: skip
+
+
+def restricted_violations(pod: dict[str, Any]) -> list[str]:
+    """What in ``pod`` (a PodSpec) the restricted profile forbids; empty = it passes."""
+    out: list[str] = []
+    psc = pod.get("securityContext", {})
+    containers = [
+        *pod.get("initContainers", []),
+        *pod.get("containers", []),
+        *pod.get("ephemeralContainers", []),
+    ]
+
+    # Baseline.
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(field):
+            out.append(f"host namespaces: {field}")
+    if psc.get("windowsOptions", {}).get("hostProcess"):
+        out.append("HostProcess pod")
+    for v in pod.get("volumes", []):
+        if "hostPath" in v:
+            out.append(f"hostPath volume {v['name']}")
+    for sysctl in psc.get("sysctls", []):
+        if sysctl["name"] not in SAFE_SYSCTLS:
+            out.append(f"unsafe sysctl {sysctl['name']}")
+    if psc.get("seLinuxOptions", {}).get("user") or psc.get("seLinuxOptions", {}).get("role"):
+        out.append("pod SELinux user/role set")
+    if psc.get("appArmorProfile", {}).get("type") not in (None, "RuntimeDefault", "Localhost"):
+        out.append("pod AppArmor profile")
+
+    # Restricted, pod level.
+    for v in pod.get("volumes", []):
+        kinds = set(v) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            out.append(f"volume {v['name']} of type {sorted(kinds)}")
+    if psc.get("runAsUser") == 0:
+        out.append("pod runAsUser 0")
+    pod_seccomp = psc.get("seccompProfile", {}).get("type")
+    if pod_seccomp not in (None, "RuntimeDefault", "Localhost"):
+        out.append(f"pod seccomp {pod_seccomp}")
+
+    for c in containers:
+        name = c["name"]
+        sc = c.get("securityContext", {})
+        if sc.get("privileged"):
+            out.append(f"{name}: privileged")
+        if sc.get("windowsOptions", {}).get("hostProcess"):
+            out.append(f"{name}: HostProcess")
+        for p in c.get("ports", []):
+            if p.get("hostPort"):
+                out.append(f"{name}: hostPort {p['hostPort']}")
+        if sc.get("procMount", "Default") != "Default":
+            out.append(f"{name}: procMount")
+        if sc.get("seLinuxOptions", {}).get("user") or sc.get("seLinuxOptions", {}).get("role"):
+            out.append(f"{name}: SELinux user/role set")
+        if sc.get("appArmorProfile", {}).get("type") not in (None, "RuntimeDefault", "Localhost"):
+            out.append(f"{name}: AppArmor profile")
+        caps = sc.get("capabilities", {})
+        added = set(caps.get("add", []))
+        if not added <= BASELINE_CAPABILITIES:
+            out.append(f"{name}: adds {sorted(added - BASELINE_CAPABILITIES)}")
+        # Restricted, container level.
+        if sc.get("allowPrivilegeEscalation") is not False:
+            out.append(f"{name}: allowPrivilegeEscalation must be false")
+        if not sc.get("runAsNonRoot", psc.get("runAsNonRoot")):
+            out.append(f"{name}: runAsNonRoot must be true")
+        if sc.get("runAsUser") == 0:
+            out.append(f"{name}: runAsUser 0")
+        seccomp = sc.get("seccompProfile", {}).get("type", pod_seccomp)
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            out.append(f"{name}: seccompProfile must be RuntimeDefault or Localhost, is {seccomp}")
+        if "ALL" not in caps.get("drop", []):
+            out.append(f"{name}: capabilities must drop ALL")
+        if not added <= {"NET_BIND_SERVICE"}:
+            out.append(f"{name}: may add only NET_BIND_SERVICE")
+    return out
+
+
+@pytest.fixture(name="restricted_violations")
+def restricted_violations_fixture() -> Callable[[dict[str, Any]], list[str]]:
+    return restricted_violations
+
+
 @pytest.fixture
 def refusal(helm: str) -> Callable[..., str]:
     """`refusal(set_values=[...])` renders expecting helm to refuse; returns helm's message."""
