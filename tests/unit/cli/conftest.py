@@ -7,6 +7,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+import wl_cli_helpers
 
 
 def _crd_schema_helpers() -> ModuleType:
@@ -26,3 +27,13 @@ def _crd_schema_helpers() -> ModuleType:
 @pytest.fixture(scope="session")
 def crd_validator() -> Any:
     return _crd_schema_helpers().CrdValidator()
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory: pytest.TempPathFactory) -> tuple[wl_cli_helpers.Run, pathlib.Path]:
+    """`link --issue-ca` run once per module (key generation is the slow part)."""
+    out_dir = tmp_path_factory.mktemp("link") / "out"
+    run = wl_cli_helpers.run_cli(
+        *wl_cli_helpers.LINK_ARGS, "--issue-ca", "--bits", "2048", "--out-dir", str(out_dir)
+    )
+    return run, out_dir
