@@ -44,8 +44,18 @@ def _age_key(body: resources.Body) -> tuple[str, str]:
     return (str(body["metadata"].get("creationTimestamp") or ""), resources.name(body))
 
 
-def _text(value: Any) -> str | None:
-    return str(value) if value else None
+def _text(value: Any, limit: int = protocol.MAX_TEXT_CHARS) -> str | None:
+    """An optional text field cut to the protocol's bound (the peer refuses longer ones)."""
+    return str(value)[:limit] if value else None
+
+
+def _reason(value: Any) -> str | None:
+    return _text(value, protocol.MAX_REASON_CHARS)
+
+
+def _log_tail(value: Any) -> tuple[str, ...]:
+    lines = [str(line)[: protocol.MAX_LOG_LINE_CHARS] for line in value or ()]
+    return tuple(lines[-protocol.MAX_LOG_LINES :])
 
 
 def _start(body: resources.Body, flows: Mapping[str, str]) -> protocol.Start | None:
@@ -67,7 +77,9 @@ def _start(body: resources.Body, flows: Mapping[str, str]) -> protocol.Start | N
         inputs=dict(spec.get("inputs") or {}),
         version=1,
         flow=flow if isinstance(flow, str) else None,
-        started_by=f"execution/{parent}" if isinstance(parent, str) and parent else None,
+        started_by=_text(f"execution/{parent}", protocol.MAX_NAME_CHARS)
+        if isinstance(parent, str) and parent
+        else None,
         timeout_seconds=timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
     )
 
@@ -86,7 +98,7 @@ def _mirror(body: resources.Body, version: int) -> protocol.Mirror:
         # A Flow's script stays private to its owner (DESIGN §1); only an inline one is copied.
         script=script if isinstance(script, str) else None,
         inputs=dict(spec.get("inputs") or {}),
-        reason=_text(status.get("reason")),
+        reason=_reason(status.get("reason")),
         message=_text(status.get("message")),
         outputs=dict(status.get("outputs") or {}),
         start_time=_text(status.get("startTime")),
@@ -101,10 +113,10 @@ def _status(body: resources.Body, origin_uid: str, version: int) -> protocol.Sta
         version=version,
         phase=resources.phase(body),
         remote_name=resources.name(body),
-        reason=_text(status.get("reason")),
+        reason=_reason(status.get("reason")),
         message=_text(status.get("message")),
         outputs=dict(status.get("outputs") or {}),
-        log_tail=tuple(str(line) for line in status.get("logTail") or ()),
+        log_tail=_log_tail(status.get("logTail")),
         start_time=_text(status.get("startTime")),
         end_time=_text(status.get("endTime")),
     )

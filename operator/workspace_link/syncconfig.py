@@ -300,3 +300,8 @@ async def load_keys(secrets_store: store.Store, config: LinkConfig) -> LinkKeys:
     return LinkKeys(
         private_key=private, key_id=keys.key_id(private.public_key()), remote_keys=remote, ca_pem=ca
     )
+
+
+async def load_remote_keys(secrets_store: store.Store, config: LinkConfig) -> dict[str, rsa.RSAPublicKey]:
+    """Only the accepted remote public keys (the listener uses them to recognise another link's key)."""
+    return await _public_keys(secrets_store, config.remote_public_key)
