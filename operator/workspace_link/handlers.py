@@ -1,0 +1,325 @@
+"""The kopf shell: API server events in, calls into the core out. Run by ``workspace-link operator``.
+
+Why it exists: in the operator, kopf delivers the store events that ``memstore.watch`` delivers
+in the embedded mode. Every handler here is a few lines that call the core (``lifecycle``,
+``link``, ``job_executor``) with the ``workspace.Workspace`` built at startup; no decision is
+taken here.
+
+What kopf is asked to do, and why:
+
+- Executions: ``on.resume``/``on.create``/``on.update(spec)`` call ``lifecycle.reconcile``
+  (level-triggered and idempotent, so kopf's retries are safe); every event wakes
+  ``ws.changes`` (dialers send at once, long-polls and runner waits end). ``on.delete`` runs
+  ``lifecycle.cleanup`` behind kopf's finalizer, so the Job and the runner Secret go even where
+  the API server's GC would be late; mirrors never run and get no finalizer.
+- Jobs and runner pods (label-filtered): their changes become ``lifecycle.run_ended`` through
+  ``job_executor`` (deadline, OOM, exit code, image pull, unschedulable).
+- SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link.reconcile_config``; a
+  ``daemon`` per *enabled* SyncConfig runs ``link.run`` (kopf stops it when the object is
+  deleted, disabled, or the operator exits, and starts it again when re-enabled).
+- Startup builds the workspace and serves the sync listener (TLS from
+  ``settings.tls_cert_file``), the runner API and ``health`` on their own ports; cleanup
+  stops them.
+
+Errors at the edge (STYLE.md): transient store or peer failures become
+``kopf.TemporaryError`` (kopf retries later); malformed specs and signature failures become
+``kopf.PermanentError`` (retrying without a change cannot help). A missing or broken key Secret
+is retried slowly rather than given up: the Secret may be created after the SyncConfig, and
+no SyncConfig change would announce it.
+
+kopf runs namespaced (``WL_NAMESPACE``), standalone (one replica, no peering objects), with
+scanning disabled: the operator's Role is namespaced and may not list CRDs or namespaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import os
+import pathlib
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+import kopf
+from aiohttp import web
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from workspace_link import (
+    errors,
+    health,
+    job_executor,
+    kubestore,
+    labels,
+    lifecycle,
+    link,
+    listener,
+    resources,
+    runner_api,
+    settings,
+    workspace,
+)
+
+logger = logging.getLogger(__name__)
+
+#: The handlers of this module; ``run_operator`` and the tests run kopf with exactly these.
+registry: Final = kopf.OperatorRegistry()
+
+_IN_CLUSTER_NAMESPACE: Final = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_MEMO_KEY: Final = "workspace_link"
+_GROUP, _VERSION = labels.GROUP, labels.VERSION
+_RUNNER_LABELS: Final = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.COMPONENT: "runner"}
+
+#: Seconds kopf waits before retrying after a transient failure (the store or a peer), after a
+#: write conflict (someone else wrote first: re-read soon), and after a key Secret problem.
+TRANSIENT_DELAY: Final = 10.0
+CONFLICT_DELAY: Final = 1.0
+KEYS_DELAY: Final = 60.0
+
+
+@dataclass
+class Runtime:
+    """What startup builds and cleanup tears down; kept in kopf's ``memo``."""
+
+    ws: workspace.Workspace
+    executor: job_executor.JobExecutor
+    api_client: k8s_client.ApiClient
+    servers: list[web.AppRunner] = field(default_factory=list)
+    runner_api: runner_api.Server | None = None
+    health: health.Server | None = None
+
+
+def operator_settings() -> kopf.OperatorSettings:
+    """kopf's settings for this operator (see the module doc for why each)."""
+    config = kopf.OperatorSettings()
+    config.scanning.disabled = True
+    # Our own events say what happened; kopf's per-handler "succeeded" events would drown them.
+    config.posting.level = logging.WARNING
+    # A watch that the API server or a proxy silently drops must not stall the operator.
+    config.watching.server_timeout = 300
+    config.watching.client_timeout = 330
+    return config
+
+
+def namespace_from_env() -> str:
+    """The namespace this operator's workspace is: ``WL_NAMESPACE``, else the pod's own."""
+    value = os.environ.get("WL_NAMESPACE", "").strip()
+    if not value and _IN_CLUSTER_NAMESPACE.is_file():
+        value = _IN_CLUSTER_NAMESPACE.read_text().strip()
+    if not value:
+        raise errors.SpecError("is not set and no in-cluster namespace was found", field="WL_NAMESPACE")
+    return value
+
+
+def _api_client() -> k8s_client.ApiClient:
+    """Blocking (reads files, may run a kubeconfig exec plugin): called in a thread."""
+    configuration = k8s_client.Configuration()
+    try:
+        # In a pod: the projected ServiceAccount token, re-read as the kubelet rotates it.
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    return k8s_client.ApiClient(configuration)
+
+
+def build_workspace(
+    namespace: str, api_client: k8s_client.ApiClient, *, wl_settings: settings.Settings
+) -> tuple[workspace.Workspace, job_executor.JobExecutor]:
+    """The operator's workspace: the API server as store, Jobs as executor."""
+    store = kubestore.KubeStore(namespace, api_client)
+    keys_store = None
+    if wl_settings.keys_namespace and wl_settings.keys_namespace != namespace:
+        keys_store = kubestore.KubeStore(wl_settings.keys_namespace, api_client)
+    executor = job_executor.JobExecutor(store, settings=wl_settings)
+    ws = workspace.Workspace(
+        namespace=namespace, store=store, executor=executor, settings=wl_settings, keys_store=keys_store
+    )
+    return ws, executor
+
+
+def _runtime(memo: Any) -> Runtime:
+    return cast(Runtime, memo[_MEMO_KEY])
+
+
+def _plain(body: Any) -> resources.Body:
+    """A deep, plain-dict copy of kopf's body view: the core may keep or change it."""
+    return cast(resources.Body, copy.deepcopy(dict(body)))
+
+
+@contextlib.contextmanager
+def at_the_edge() -> Iterator[None]:
+    """Translate the project's errors into kopf's retry decisions (see the module doc)."""
+    try:
+        yield
+    except errors.Conflict as exc:
+        raise kopf.TemporaryError(str(exc), delay=CONFLICT_DELAY) from exc
+    except errors.KeyLoadError as exc:
+        raise kopf.TemporaryError(str(exc), delay=KEYS_DELAY) from exc
+    except (errors.StoreError, errors.PeerError) as exc:
+        raise kopf.TemporaryError(str(exc), delay=TRANSIENT_DELAY) from exc
+    except (errors.SpecError, errors.SignatureError) as exc:
+        raise kopf.PermanentError(str(exc)) from exc
+
+
+def _tls_context(wl_settings: settings.Settings) -> ssl.SSLContext | None:
+    if not wl_settings.tls_cert_file:
+        return None
+    if not wl_settings.tls_key_file:
+        raise errors.SpecError("must be set together with WL_TLS_CERT_FILE", field="WL_TLS_KEY_FILE")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(wl_settings.tls_cert_file, wl_settings.tls_key_file)
+    return context
+
+
+async def _serve(
+    app: web.Application, *, port: int, ssl_context: ssl.SSLContext | None = None
+) -> web.AppRunner:
+    app_runner = web.AppRunner(app, access_log=None)
+    await app_runner.setup()
+    # Bind every interface: peers, runner pods and the kubelet reach the pod's IP.
+    site = web.TCPSite(app_runner, "0.0.0.0", port, ssl_context=ssl_context, shutdown_timeout=1.0)  # noqa: S104
+    await site.start()
+    return app_runner
+
+
+# -- lifecycle of the operator ------------------------------------------------------------------
+@kopf.on.startup(registry=registry)
+async def startup(memo: kopf.Memo, **_: Any) -> None:
+    wl_settings = settings.Settings.from_env()
+    namespace = namespace_from_env()
+    api_client = await asyncio.to_thread(_api_client)
+    ws, executor = build_workspace(namespace, api_client, wl_settings=wl_settings)
+    runtime = Runtime(ws=ws, executor=executor, api_client=api_client)
+    memo[_MEMO_KEY] = runtime
+    runtime.servers.append(
+        await _serve(
+            listener.create_app(ws), port=wl_settings.sync_port, ssl_context=_tls_context(wl_settings)
+        )
+    )
+    runtime.runner_api = runner_api.Server(ws, host="0.0.0.0", port=wl_settings.runner_port)  # noqa: S104
+    await runtime.runner_api.start()
+    runtime.health = health.Server(port=wl_settings.health_port)
+    await runtime.health.start()
+    logger.info(
+        "workspace %s: sync port %d (%s), runner API port %d, health port %d",
+        namespace,
+        wl_settings.sync_port,
+        "TLS" if wl_settings.tls_cert_file else "plain HTTP behind an Ingress",
+        wl_settings.runner_port,
+        wl_settings.health_port,
+    )
+
+
+@kopf.on.cleanup(registry=registry)
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = memo.get(_MEMO_KEY)
+    if runtime is None:
+        return
+    for app_runner in runtime.servers:
+        await app_runner.cleanup()
+    if runtime.runner_api is not None:
+        await runtime.runner_api.stop()
+    if runtime.health is not None:
+        await runtime.health.stop()
+    await runtime.executor.close()
+    await asyncio.to_thread(runtime.api_client.close)
+
+
+# -- executions ---------------------------------------------------------------------------------
+def _not_a_mirror(spec: kopf.Spec, **_: Any) -> bool:
+    return not spec.get("mirror")
+
+
+@kopf.on.resume(_GROUP, _VERSION, "executions", registry=registry)
+@kopf.on.create(_GROUP, _VERSION, "executions", registry=registry)
+@kopf.on.update(_GROUP, _VERSION, "executions", field="spec", registry=registry)
+async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    with at_the_edge():
+        await lifecycle.reconcile(_runtime(memo).ws, _plain(body))
+
+
+@kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
+async def execution_event(memo: kopf.Memo, **_: Any) -> None:
+    # Any change to any execution may be something a dialer must send or a waiter must see.
+    _runtime(memo).ws.changes.notify()
+
+
+@kopf.on.delete(_GROUP, _VERSION, "executions", when=_not_a_mirror, registry=registry)
+async def execution_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    with at_the_edge():
+        await lifecycle.cleanup(_runtime(memo).ws, _plain(body))
+
+
+# -- runner Jobs and pods -----------------------------------------------------------------------
+@kopf.on.event("batch", "v1", "jobs", labels=_RUNNER_LABELS, registry=registry)
+async def job_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    if type == "DELETED":
+        return
+    runtime = _runtime(memo)
+    # Event handlers are not retried by kopf: log, and the next Job event tries again.
+    try:
+        await runtime.executor.job_changed(runtime.ws, _plain(body))
+    except errors.WorkspaceLinkError as exc:
+        logger.warning("Job %s: could not report its outcome: %s", body.metadata.name, exc)
+
+
+@kopf.on.event("", "v1", "pods", labels=_RUNNER_LABELS, registry=registry)
+async def pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    if type == "DELETED":
+        runtime.executor.pod_gone(_plain(body))
+        return
+    try:
+        await runtime.executor.pod_changed(runtime.ws, _plain(body))
+    except errors.WorkspaceLinkError as exc:
+        logger.warning("pod %s: could not report its problem: %s", body.metadata.name, exc)
+
+
+# -- links ----------------------------------------------------------------------------------------
+def _enabled(spec: kopf.Spec, **_: Any) -> bool:
+    return spec.get("enabled", True) is not False
+
+
+@kopf.on.resume(_GROUP, _VERSION, "syncconfigs", registry=registry)
+@kopf.on.create(_GROUP, _VERSION, "syncconfigs", registry=registry)
+@kopf.on.update(_GROUP, _VERSION, "syncconfigs", registry=registry)
+async def syncconfig_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    with at_the_edge():
+        await link.reconcile_config(_runtime(memo).ws, _plain(body))
+
+
+@kopf.daemon(_GROUP, _VERSION, "syncconfigs", when=_enabled, cancellation_timeout=30.0, registry=registry)
+async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
+    flag = asyncio.Event()
+
+    async def relay() -> None:
+        await stopped.wait()
+        flag.set()
+
+    # link.run waits on an asyncio.Event-like flag; kopf's stopper is only awaitable via wait().
+    relay_task = asyncio.create_task(relay())
+    try:
+        await link.run(_runtime(memo).ws, name, stopped=flag)
+    finally:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+
+
+def run_operator() -> int:
+    """``workspace-link operator``: run kopf on this module's handlers until a signal stops it."""
+    kopf.configure(verbose=os.environ.get("WL_VERBOSE", "") not in ("", "0", "false"))
+    namespace = namespace_from_env()
+    kopf.run(
+        registry=registry,
+        settings=operator_settings(),
+        namespaces=[namespace],
+        standalone=True,
+        clusterwide=False,
+    )
+    return 0
