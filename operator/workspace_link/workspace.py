@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from workspace_link import executor, settings, store
+from workspace_link import executor, settings
+from workspace_link import store as stores
 
 
 class Changes:
@@ -52,13 +53,13 @@ class Changes:
 @dataclass
 class Workspace:
     namespace: str
-    store: store.Store
+    store: stores.Store
     executor: executor.Executor
     settings: settings.Settings = field(default_factory=settings.Settings)
     changes: Changes = field(default_factory=Changes)
     #: Where key Secrets live when they sit in a separate keys namespace (None = ``store``).
-    keys_store: store.Store | None = None
+    keys_store: stores.Store | None = None
 
     @property
-    def secrets(self) -> store.Store:
+    def secrets(self) -> stores.Store:
         return self.keys_store or self.store
