@@ -20,16 +20,22 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import ssl
 import time
 from collections.abc import Collection
 from pathlib import Path
 from types import TracebackType
 
+from aiohttp import web
+
 from workspace_link import (
     errors,
     lifecycle,
+    link,
+    listener,
     memstore,
     process_executor,
+    protocol,
     resources,
     runner_api,
     settings,
@@ -96,12 +102,89 @@ class EmbeddedWorkspace:
         await self.executor.close()
         await self._runner_api.stop()
 
-    # -- the place for the link (SyncConfig supervision, the sync listener) -----------------
+    # == Link: SyncConfig supervision and the sync listener (owned by the link engineer) ======
+    # Set these before ``start()``. The sync listener serves every listening SyncConfig of this
+    # workspace on 127.0.0.1 over TLS (the link speaks HTTPS only); without a TLS context (here
+    # or from settings.tls_cert_file/tls_key_file) no listener is started. Every SyncConfig gets
+    # ``link.reconcile_config`` when its spec changes and one ``link.run`` task while it exists.
+    #: TLS for the sync listener (a server context, e.g. from trustme).
+    sync_ssl_context: ssl.SSLContext | None = None
+    #: Port of the sync listener (0 = ephemeral). A "restarted" workspace reuses its old port
+    #: so the peer's remoteUrl keeps working.
+    sync_port: int = 0
+    #: ``https://127.0.0.1:<port>`` once started (empty without a listener).
+    sync_url: str = ""
+    #: Told about every successful dialer exchange (tests count exchanges with it).
+    link_observer: link.Observer | None = None
+
+    def sync_url_for(self, config_name: str) -> str:
+        """The remoteUrl a peer uses to reach SyncConfig ``config_name`` here."""
+        return self.sync_url + protocol.SYNC_PATH.format(name=config_name)
+
     async def _start_links(self) -> None:
-        """Start what links this workspace to peers. Nothing yet: the link engineer's part."""
+        """Start the sync listener and the supervisor of this workspace's SyncConfigs."""
+        self._link_runs: dict[str, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+        self._sync_runner: web.AppRunner | None = None
+        context = self.sync_ssl_context or _listener_tls(self.ws.settings)
+        if context is not None:
+            self._sync_runner = web.AppRunner(listener.create_app(self.ws), access_log=None)
+            await self._sync_runner.setup()
+            # Held long-polls end with the workspace: a short shutdown timeout, like a pod kill.
+            site = web.TCPSite(
+                self._sync_runner, "127.0.0.1", self.sync_port, ssl_context=context, shutdown_timeout=0.1
+            )
+            await site.start()
+            self.sync_port = int(self._sync_runner.addresses[0][1])
+            self.sync_url = f"https://127.0.0.1:{self.sync_port}"
+        self._link_supervisor = asyncio.get_running_loop().create_task(self._supervise_links())
 
     async def _stop_links(self) -> None:
-        """Stop what ``_start_links`` started."""
+        """Stop what ``_start_links`` started; the store keeps everything."""
+        supervisor = getattr(self, "_link_supervisor", None)
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        for stop, _ in getattr(self, "_link_runs", {}).values():
+            stop.set()
+        for _, task in getattr(self, "_link_runs", {}).values():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._link_runs = {}
+        runner = getattr(self, "_sync_runner", None)
+        if runner is not None:
+            await runner.cleanup()
+            self._sync_runner = None
+
+    async def _supervise_links(self) -> None:
+        watch: store.WatchableStore = self.store
+        async for event in watch.watch(frozenset({resources.SYNC_CONFIG})):
+            name = resources.name(event.body)
+            if event.type == "DELETED":
+                stop, _ = self._link_runs.pop(name, (None, None))
+                if stop is not None:
+                    stop.set()
+                continue
+            observed = resources.status(event.body).get("observedGeneration")
+            if event.type == "ADDED" or observed != event.body["metadata"].get("generation"):
+                try:
+                    await link.reconcile_config(self.ws, event.body)
+                except errors.WorkspaceLinkError as exc:
+                    logger.warning("SyncConfig %s: %s", name, exc)
+            running = self._link_runs.get(name)
+            if running is None or running[1].done():
+                stop = asyncio.Event()
+                task = asyncio.get_running_loop().create_task(self._run_link(name, stop))
+                self._link_runs[name] = (stop, task)
+
+    async def _run_link(self, name: str, stop: asyncio.Event) -> None:
+        try:
+            await link.run(self.ws, name, stopped=stop, observer=self.link_observer)
+        except Exception:
+            logger.exception("SyncConfig %s: the link loop failed", name)
+
+    # == end of the link block ================================================================
 
     # -- events -----------------------------------------------------------------------------
     async def _run_ended(self, name: str, *, phase: str, reason: str, message: str) -> None:
@@ -143,6 +226,15 @@ class EmbeddedWorkspace:
             if remaining <= 0 or not await self.ws.changes.wait(since, remaining):
                 seen = resources.phase(body) if body is not None else "absent"
                 raise TimeoutError(f"Execution {name} is {seen}, not one of {sorted(phases)}")
+
+
+def _listener_tls(wl_settings: settings.Settings) -> ssl.SSLContext | None:
+    """The sync listener's TLS from settings (PEM files), if configured. (Link block.)"""
+    if not wl_settings.tls_cert_file or not wl_settings.tls_key_file:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(wl_settings.tls_cert_file, wl_settings.tls_key_file)
+    return context
 
 
 def _default_settings() -> settings.Settings:

@@ -250,7 +250,11 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
         await ws.store.create(resources.SECRET, secret)
         ws.changes.notify()
     except errors.AlreadyExists:
-        pass  # a retried reconcile: the token handed out before stays valid
+        # A retried reconcile: the token handed out before stays valid. The runner API's
+        # address may have moved (a changed setting; an embedded restart's new port).
+        existing = await ws.store.get(resources.SECRET, secret_name)
+        if secret_value(existing, "url") != ws.settings.runner_api_url:
+            await ws.store.patch(resources.SECRET, secret_name, {"data": {"url": secret["data"]["url"]}})
     return secret_name
 
 

@@ -70,6 +70,7 @@ class ProcessExecutor:
         self._store = store_
         self._on_ended = on_ended
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="wl-logs-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
         self._grace = grace_period
         #: Runner output to this process's stdout (``workspace-link run``) instead of a file.
         self._passthrough = passthrough
@@ -166,11 +167,15 @@ class ProcessExecutor:
         return run.process.returncode
 
     async def close(self) -> None:
-        """Stop every runner without reporting anything (the store keeps what it had)."""
+        """Kill every runner without reporting anything, as a crashed operator would lose them:
+        the store keeps saying Running, and the next executor over it starts them again."""
         runs = list(self._runs.values())
         for run in runs:
             run.cancelled = True
-        await asyncio.gather(*(self._stop(run) for run in runs if not run.exited.is_set()))
+            if not run.exited.is_set():
+                with contextlib.suppress(ProcessLookupError):
+                    run.process.kill()
+        await asyncio.gather(*(run.process.wait() for run in runs))
         # The watchers finish promptly now (the processes are gone) and remove the credentials.
         await asyncio.gather(*(task for run in runs for task in list(run.tasks)), return_exceptions=True)
         self._runs.clear()

@@ -269,10 +269,10 @@ class Server:
         self.url = ""
 
     async def start(self) -> str:
-        self._runner = web.AppRunner(create_app(self._ws), access_log=None)
-        await self._runner.setup()
         # Held long-polls end within MAX_WAIT_SECONDS anyway; don't make shutdown wait for them.
-        site = web.TCPSite(self._runner, self._host, self._port, shutdown_timeout=0.5)
+        self._runner = web.AppRunner(create_app(self._ws), access_log=None, shutdown_timeout=0.5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         port = sockets[0].getsockname()[1] if sockets else self._port

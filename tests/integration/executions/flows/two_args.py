@@ -1,0 +1,5 @@
+"""A handler written as handler(system, this) that returns normally."""
+
+
+def handler(system, this):
+    this.save(doubled=this.get_input("x", type=int) * 2)
