@@ -231,6 +231,7 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
     if _label_safe(name):
         extra[labels.EXECUTION] = name
     token = f"{name}.{secrets.token_urlsafe(32)}"
+    url = base64.b64encode(ws.settings.runner_api_url.encode()).decode()
     secret = {
         "apiVersion": "v1",
         "kind": resources.SECRET,
@@ -243,7 +244,7 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
         # ``data`` (base64), as the API server returns it, so both stores read the same shape.
         "data": {
             "token": base64.b64encode(token.encode()).decode(),
-            "url": base64.b64encode(ws.settings.runner_api_url.encode()).decode(),
+            "url": url,
         },
     }
     try:
@@ -254,7 +255,7 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
         # address may have moved (a changed setting; an embedded restart's new port).
         existing = await ws.store.get(resources.SECRET, secret_name)
         if secret_value(existing, "url") != ws.settings.runner_api_url:
-            await ws.store.patch(resources.SECRET, secret_name, {"data": {"url": secret["data"]["url"]}})
+            await ws.store.patch(resources.SECRET, secret_name, {"data": {"url": url}})
     return secret_name
 
 

@@ -59,7 +59,7 @@ async def test_a_request_without_a_token_is_refused_401(http: httpx.AsyncClient,
 async def test_a_token_for_one_execution_is_refused_for_another_403(
     local: embedded.EmbeddedWorkspace, http: httpx.AsyncClient, two_running
 ) -> None:
-    token_a, token_b = two_running
+    token_a, _ = two_running
     random_a = token_a.rpartition(".")[2]
     answer = await http.post("/v1/log", headers=bearer(f"exec-b.{random_a}"), json={"lines": ["forged"]})
     assert answer.status_code == 403
