@@ -45,6 +45,10 @@ from workspace_link import (
 
 logger = logging.getLogger(__name__)
 
+#: A reconcile that raised is retried this many times, after RETRY_DELAY, 2x, 4x... seconds.
+RETRIES = 5
+RETRY_DELAY = 0.5
+
 
 class EmbeddedWorkspace:
     """An async context manager (or ``start()``/``stop()``) around one in-process workspace."""
@@ -72,6 +76,7 @@ class EmbeddedWorkspace:
         self.ws = workspace.Workspace(namespace=namespace, store=self.store, executor=self.executor)
         self._runner_api = runner_api.Server(self.ws, host="127.0.0.1", port=0)
         self._pump_task: asyncio.Task[None] | None = None
+        self._retries: set[asyncio.Task[None]] = set()
         self.runner_url = ""
 
     async def __aenter__(self) -> EmbeddedWorkspace:
@@ -99,6 +104,8 @@ class EmbeddedWorkspace:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump_task
             self._pump_task = None
+        for task in list(self._retries):
+            task.cancel()
         await self.executor.close()
         await self._runner_api.stop()
 
@@ -127,12 +134,12 @@ class EmbeddedWorkspace:
         self._sync_runner: web.AppRunner | None = None
         context = self.sync_ssl_context or _listener_tls(self.ws.settings)
         if context is not None:
-            self._sync_runner = web.AppRunner(listener.create_app(self.ws), access_log=None)
-            await self._sync_runner.setup()
             # Held long-polls end with the workspace: a short shutdown timeout, like a pod kill.
-            site = web.TCPSite(
-                self._sync_runner, "127.0.0.1", self.sync_port, ssl_context=context, shutdown_timeout=0.1
+            self._sync_runner = web.AppRunner(
+                listener.create_app(self.ws), access_log=None, shutdown_timeout=0.1
             )
+            await self._sync_runner.setup()
+            site = web.TCPSite(self._sync_runner, "127.0.0.1", self.sync_port, ssl_context=context)
             await site.start()
             self.sync_port = int(self._sync_runner.addresses[0][1])
             self.sync_url = f"https://127.0.0.1:{self.sync_port}"
@@ -195,15 +202,28 @@ class EmbeddedWorkspace:
         watch: store.WatchableStore = self.store
         async for event in watch.watch():
             if event.kind == resources.EXECUTION:
-                try:
-                    if event.type == "DELETED":
-                        await lifecycle.cleanup(self.ws, event.body)
-                    else:
-                        await lifecycle.reconcile(self.ws, event.body)
-                except Exception:
-                    # One broken execution must not stop every other from being handled.
-                    logger.exception("Execution %s: reconcile failed", resources.name(event.body))
+                await self._handle(event, attempt=0)
             self.ws.changes.notify()
+
+    async def _handle(self, event: store.WatchEvent, *, attempt: int) -> None:
+        try:
+            if event.type == "DELETED":
+                await lifecycle.cleanup(self.ws, event.body)
+            else:
+                await lifecycle.reconcile(self.ws, event.body)
+        except Exception:
+            # One broken execution must not stop the others; like kopf, retry it with backoff
+            # (reconcile is idempotent and re-reads, so a late retry is harmless).
+            name = resources.name(event.body)
+            logger.exception("Execution %s: reconcile failed (attempt %d)", name, attempt + 1)
+            if attempt + 1 < RETRIES:
+                task = asyncio.get_running_loop().create_task(self._retry(event, attempt=attempt + 1))
+                self._retries.add(task)
+                task.add_done_callback(self._retries.discard)
+
+    async def _retry(self, event: store.WatchEvent, *, attempt: int) -> None:
+        await asyncio.sleep(RETRY_DELAY * 2 ** (attempt - 1))
+        await self._handle(event, attempt=attempt)
 
     # -- helpers ----------------------------------------------------------------------------
     async def wait_for_phase(

@@ -1,0 +1,44 @@
+"""The example flow runs in A, its child runs in B over the link, and A reads the child's result."""
+
+from __future__ import annotations
+
+from link_harness import Linked, wait_until
+
+from workspace_link import labels, resources
+
+
+async def test_the_example_flow_runs_its_child_in_the_linked_workspace(linked: Linked) -> None:
+    await linked.load_flows("a")
+    await linked.link()
+    await linked.run("main-1", "main")
+    parent = await linked.finished("main-1")
+    assert resources.phase(parent) == "Succeeded", resources.status(parent)
+    assert resources.status(parent)["message"] == "all done"
+
+    # A's child was sent over the link; its outputs came back and are readable in A.
+    (child,) = await linked.stores["a"].list(resources.EXECUTION, labels={labels.PARENT: "main-1"})
+    child_status = resources.status(child)
+    assert child_status["phase"] == "Succeeded"
+    assert child_status["outputs"] == {"greeting": "hello, x"}
+    assert child_status["link"]["remoteName"]
+    assert "remote said" in " ".join(resources.status(parent).get("logTail", []))
+
+    # In B: the execution and its script are visible, it carries its origin, no Flow exists.
+    (received,) = await linked.stores["b"].list(resources.EXECUTION)
+    assert resources.name(received) == child_status["link"]["remoteName"]
+    assert "hello" in received["spec"]["script"] and "greeting" in received["spec"]["script"]
+    assert received["status"]["origin"]["uid"] == resources.uid(child)
+    assert received["status"]["origin"]["workspace"] == "ws-a"
+    assert resources.labels(received)[labels.ORIGIN_LINK] == "link-to-a"
+    assert await linked.stores["b"].list(resources.FLOW) == []
+
+    # Both SyncConfigs say the link is up, with the path the peer must use.
+    async def connected() -> bool:
+        config = await linked.stores["a"].get(resources.SYNC_CONFIG, "link-to-b")
+        conditions = {c["type"]: c["status"] for c in resources.status(config).get("conditions", [])}
+        return conditions.get("Connected") == "True" and conditions.get("Ready") == "True"
+
+    await wait_until(linked.a, connected)
+    listener = resources.status(await linked.stores["b"].get(resources.SYNC_CONFIG, "link-to-a"))
+    assert listener["path"] == "/api/latest/sync_config/link-to-a/sync"
+    assert listener["mode"] == "Listener" and listener["role"] == "Controlled"
