@@ -66,9 +66,13 @@ def test_role_grants_exactly_what_kubestore_requires(any_objects: Any) -> None:
     assert grants(operator_role(any_objects)["rules"]) == as_permissions(required)
 
 
-def test_operator_gets_only_read_access_to_secrets_in_the_keys_namespace(all_on_objects: Any) -> None:
+def test_operator_may_only_get_secrets_and_configmaps_in_the_keys_namespace(all_on_objects: Any) -> None:
+    """syncconfig.load_keys reads the keys and the CA (Secret or ConfigMap) there, by name."""
     role = operator_role(all_on_objects, namespace="workspace-keys")
-    assert grants(role["rules"]) == {("", "secrets"): frozenset({"get"})}
+    assert grants(role["rules"]) == {
+        ("", "secrets"): frozenset({"get"}),
+        ("", "configmaps"): frozenset({"get"}),
+    }
     binding = next(
         b
         for b in all_on_objects.find("RoleBinding")
