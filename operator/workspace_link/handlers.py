@@ -115,15 +115,22 @@ def namespace_from_env() -> str:
     return value
 
 
-def _api_client() -> k8s_client.ApiClient:
+def _configuration() -> k8s_client.Configuration:
     """Blocking (reads files, may run a kubeconfig exec plugin): called in a thread."""
     configuration = k8s_client.Configuration()
     try:
         # In a pod: the projected ServiceAccount token, re-read as the kubelet rotates it.
         k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
     except k8s_config.ConfigException:
-        k8s_config.load_kube_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    return k8s_client.ApiClient(configuration)
+        # The client reads $KUBECONFIG once, at import; read it now (it may change in tests).
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+        )
+    return configuration
+
+
+def _api_client() -> k8s_client.ApiClient:
+    return k8s_client.ApiClient(_configuration())
 
 
 def build_workspace(
@@ -179,15 +186,34 @@ def _tls_context(wl_settings: settings.Settings) -> ssl.SSLContext | None:
 async def _serve(
     app: web.Application, *, port: int, ssl_context: ssl.SSLContext | None = None
 ) -> web.AppRunner:
-    app_runner = web.AppRunner(app, access_log=None)
+    app_runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await app_runner.setup()
     # Bind every interface: peers, runner pods and the kubelet reach the pod's IP.
-    site = web.TCPSite(app_runner, "0.0.0.0", port, ssl_context=ssl_context, shutdown_timeout=1.0)  # noqa: S104
+    site = web.TCPSite(app_runner, "0.0.0.0", port, ssl_context=ssl_context)  # noqa: S104
     await site.start()
     return app_runner
 
 
 # -- lifecycle of the operator ------------------------------------------------------------------
+@kopf.on.login(registry=registry)
+async def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf connects as the operator's ``KubeStore`` does (its own registry has no default login)."""
+    configuration = await asyncio.to_thread(_configuration)
+    header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, _sep, token = (header or "").rpartition(" ")
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+    )
+
+
 @kopf.on.startup(registry=registry)
 async def startup(memo: kopf.Memo, **_: Any) -> None:
     wl_settings = settings.Settings.from_env()

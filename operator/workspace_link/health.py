@@ -57,9 +57,9 @@ class Server:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(create_app(self._check), access_log=None)
+        self._runner = web.AppRunner(create_app(self._check), access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(self._runner, self._host, self.port)
         await site.start()
         sockets = getattr(site._server, "sockets", None) or []
         if sockets:

@@ -1,0 +1,103 @@
+"""kmock's Kubernetes emulator, taught the API server behaviour our code depends on.
+
+kmock stores objects and streams watch events, but keeps them as plain JSON: no uids, no
+``resourceVersion``, no PUT, no ``generateName``. The operator's correctness rests on exactly
+those (the claim of an execution is a conditional PUT of its status), so this subclass adds
+them the way the API server does them — as kmock's documentation suggests for "special"
+behaviour — and nothing more:
+
+- create fills ``uid``, ``resourceVersion``, ``generation``, ``creationTimestamp`` and a name
+  from ``generateName``;
+- every write bumps ``resourceVersion``; a PATCH or PUT that carries
+  ``metadata.resourceVersion`` is refused with 409 Conflict when it is stale;
+- PUT on ``.../status`` replaces the status (and nothing else); PUT on the object replaces it
+  but keeps its status, as for a CRD with a status subresource.
+
+Still missing, as in kmock: label selectors (the client filters again), garbage collection
+by ownerReferences, admission and schema validation.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import itertools
+import secrets
+import uuid
+from typing import Any
+
+import aiohttp.web
+import kmock
+from kmock._internal import enums, rendering
+
+_versions = itertools.count(1000)
+
+
+def _conflict(name: str) -> kmock.KubernetesError:
+    return kmock.KubernetesError(
+        status=409,
+        reason="Conflict",
+        message=(
+            f'Operation cannot be fulfilled on "{name}": the object has been modified;'
+            " please apply your changes to the latest version and try again"
+        ),
+    )
+
+
+class ApiServerEmulator(kmock.KubernetesEmulator):
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.resource is not None:
+            if request.method == enums.method.PUT and request.name is not None:
+                return await self._put(request)
+            if request.action == enums.action.CREATE and isinstance(request.data, dict):
+                self._fill_new(request)
+            elif request.action == enums.action.UPDATE and isinstance(request.data, dict):
+                await self._precondition(request)
+                request.data.setdefault("metadata", {})["resourceVersion"] = str(next(_versions))
+        return await super()._handle(request)
+
+    def _fill_new(self, request: rendering.Request) -> None:
+        meta = request.data.setdefault("metadata", {})
+        if not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + secrets.token_hex(3)
+        meta.setdefault("namespace", request.namespace)
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("generation", 1)
+        meta.setdefault(
+            "creationTimestamp", datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        meta["resourceVersion"] = str(next(_versions))
+
+    def _stored(self, request: rendering.Request) -> Any:
+        key = (request.resource, request.namespace, request.name)
+        if key not in self._objects or self._objects[key].deleted:
+            raise kmock.KubernetesObjectNotFoundError()
+        return self._objects[key]
+
+    async def _precondition(self, request: rendering.Request) -> None:
+        wanted = (request.data.get("metadata") or {}).get("resourceVersion")
+        if wanted is None:
+            return
+        async with self._lock:
+            current = self._stored(request).raw.get("metadata", {}).get("resourceVersion")
+        if current != wanted:
+            raise _conflict(str(request.name))
+
+    async def _put(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        sent = request.data if isinstance(request.data, dict) else {}
+        async with self._lock:
+            obj = self._stored(request)
+            current = copy.deepcopy(obj.raw)
+            wanted = (sent.get("metadata") or {}).get("resourceVersion")
+            if wanted and wanted != current.get("metadata", {}).get("resourceVersion"):
+                raise _conflict(str(request.name))
+            if request.subresource == "status":
+                new = {**current, "status": copy.deepcopy(sent.get("status"))}
+            else:
+                new = {**copy.deepcopy(sent), "status": current.get("status")}
+                new["metadata"] = {**current["metadata"], **new.get("metadata", {})}
+            new["metadata"]["resourceVersion"] = str(next(_versions))
+            obj.history.append(new)
+            raw = obj.raw
+            await self._buses[request.resource].put({"type": "MODIFIED", "object": raw})
+        return aiohttp.web.json_response(raw)
