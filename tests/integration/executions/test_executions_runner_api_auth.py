@@ -94,5 +94,7 @@ async def test_bad_bodies_are_refused_naming_the_field(
     assert phase.status_code == 400 and phase.json()["error"].startswith("phase:")
     wait = await http.get("/v1/children/x?wait=999", headers=headers)
     assert wait.status_code == 400 and wait.json()["error"].startswith("wait:")
+    huge = await http.post("/v1/log", headers=headers, content=b'{"lines": ["' + b"x" * 2_000_000 + b'"]}')
+    assert huge.status_code == 413 and huge.json()["error"].startswith("body:")
     status = resources.status(await local.store.get(resources.EXECUTION, "exec-a"))
     assert status["phase"] == "Running" and not status.get("outputs")
