@@ -13,8 +13,10 @@ A successful answer is signed and bound to the request's signature.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -47,6 +49,17 @@ except (ImportError, ValueError):  # ValueError: registered twice (module reload
 
 WS_KEY: web.AppKey[workspace.Workspace] = web.AppKey("workspace", workspace.Workspace)
 REPLAY_KEY: web.AppKey[replay.ReplayCache] = web.AppKey("replay", replay.ReplayCache)
+
+
+class _Holds:
+    """The answers in progress (held long-polls) and whether the app is shutting down."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+
+HOLDS_KEY: web.AppKey[_Holds] = web.AppKey("holds", _Holds)
 _CHUNK = 64 * 1024
 
 
@@ -186,11 +199,24 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         logger.warning("sync %s: store unavailable: %s", name, exc)
         return _refuse(Refusal(503, "unavailable", "the listener cannot reach its store; retry later"))
 
+    holds = request.app[HOLDS_KEY]
+    if holds.closing:
+        # A request that slipped in on a kept-alive connection while shutting down: holding
+        # it would keep the dialer waiting on a listener that is going away.
+        refused = _refuse(Refusal(503, "unavailable", "the listener is shutting down; retry"))
+        refused.force_close()  # the retry must open a new connection, to the new listener
+        return refused
+    task = asyncio.current_task()
+    if task is not None:
+        holds.tasks.add(task)
     try:
         answer = await exchange.handle(ws, config=config, keys=keys, envelope=envelope)
     except errors.StoreError as exc:
         logger.warning("sync %s: store unavailable while applying: %s", name, exc)
         return _refuse(Refusal(503, "unavailable", "the listener cannot reach its store; retry later"))
+    finally:
+        if task is not None:
+            holds.tasks.discard(task)
     await link.record_listener_exchange(
         ws, config, peer=envelope.sender, received=len(envelope.messages), sent=len(answer.messages)
     )
@@ -222,5 +248,16 @@ def create_app(ws: workspace.Workspace, *, replay_cache: replay.ReplayCache | No
     app = web.Application(client_max_size=ws.settings.max_body_bytes + 1)
     app[WS_KEY] = ws
     app[REPLAY_KEY] = replay_cache or replay.ReplayCache()
+    app[HOLDS_KEY] = _Holds()
     app.router.add_route("*", protocol.SYNC_PATH.format(name="{name}"), _sync)
+    app.on_shutdown.append(_end_holds)
     return app
+
+
+async def _end_holds(app: web.Application) -> None:
+    """On shutdown, cut held long-polls at once: the dialer sees the connection drop and
+    reconnects (to the restarted listener) instead of waiting out a hold nobody will answer."""
+    holds = app[HOLDS_KEY]
+    holds.closing = True
+    for task in list(holds.tasks):
+        task.cancel()
