@@ -27,10 +27,10 @@ from workspace_link import apply, errors, outbox, protocol, resources, syncconfi
 class RoleMismatch(errors.PeerRefused):
     """Both sides of a link claim the same role; the admin must fix one SyncConfig."""
 
-    def __init__(self, *, ours: str, theirs: str, peer_config: str) -> None:
+    def __init__(self, *, config: str, role: str, peer_config: str) -> None:
         super().__init__(
-            f"role mismatch: this side is {ours} and the peer's SyncConfig {peer_config} is {theirs} too;"
-            " one side must be Controlling and the other Controlled",
+            f"role mismatch: SyncConfig {config} and the peer's SyncConfig {peer_config} are both {role};"
+            " one side must be Controlling and the other Controlled (spec.role)",
             status=409,
             reason="role-mismatch",
         )
@@ -46,7 +46,7 @@ class Client(Protocol):
 
 def check_role(config: syncconfig.LinkConfig, peer: protocol.Sender) -> None:
     if peer.role == config.role:
-        raise RoleMismatch(ours=config.role, theirs=peer.role, peer_config=peer.config)
+        raise RoleMismatch(config=config.name, role=config.role, peer_config=peer.config)
 
 
 def sender(

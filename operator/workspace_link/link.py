@@ -219,7 +219,7 @@ class _Reporter:
         self.connected = False
         self.error = str(error)
         self.error_reason = _reason(error)
-        if isinstance(error, exchange.RoleMismatch):
+        if _is_role_mismatch(error):
             self.ready_problem = ("RoleMismatch", str(error))
         elif isinstance(error, errors.KeyLoadError):
             self.ready_problem = ("KeysUnavailable", str(error))
@@ -292,8 +292,13 @@ class _Reporter:
             self._later.cancel()
 
 
+def _is_role_mismatch(error: Exception) -> bool:
+    # Detected here (the peer's answer) or by the peer (its 409 refusal).
+    return isinstance(error, errors.PeerRefused) and error.reason == "role-mismatch"
+
+
 def _reason(error: Exception) -> str:
-    if isinstance(error, exchange.RoleMismatch):
+    if _is_role_mismatch(error):
         return "RoleMismatch"
     if isinstance(error, errors.PeerRefused):
         return "PeerRefused"
