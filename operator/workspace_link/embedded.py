@@ -123,6 +123,9 @@ class EmbeddedWorkspace:
     sync_url: str = ""
     #: Told about every successful dialer exchange (tests count exchanges with it).
     link_observer: link.Observer | None = None
+    #: How the link loops wait out intervals, backoff and lost-peer checks (tests pass a clock
+    #: they control); None = asyncio.sleep.
+    link_sleep: link.Sleep | None = None
 
     def sync_url_for(self, config_name: str) -> str:
         """The remoteUrl a peer uses to reach SyncConfig ``config_name`` here."""
@@ -187,7 +190,13 @@ class EmbeddedWorkspace:
 
     async def _run_link(self, name: str, stop: asyncio.Event) -> None:
         try:
-            await link.run(self.ws, name, stopped=stop, observer=self.link_observer)
+            await link.run(
+                self.ws,
+                name,
+                stopped=stop,
+                observer=self.link_observer,
+                sleep=self.link_sleep or asyncio.sleep,
+            )
         except Exception:
             logger.exception("SyncConfig %s: the link loop failed", name)
 

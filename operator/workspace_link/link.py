@@ -409,8 +409,10 @@ async def _check_lost_peer(
     if config.role != resources.ROLE_CONTROLLING:
         return
     last = _last_contact(body, started)
-    if reporter is not None and reporter.last_success:
-        last = max(last, resources.parse_timestamp(reporter.last_success))
+    # The freshest contact may not be written to the status yet (it is written sparingly).
+    for seen in (reporter, _LISTENER_REPORTERS.get((id(ws), name))):
+        if seen is not None and seen.ws is ws and seen.last_success:
+            last = max(last, resources.parse_timestamp(seen.last_success))
     now = resources.now()
     if gc.is_lost(last_contact=last, now=now, timeout=timeout):
         await gc.fail_lost(ws, link=name, now=now, silent_for=(now - last).total_seconds())

@@ -101,6 +101,8 @@ class Linked:
         self.ports = {"a": 0, "b": 0}
         self.sides: dict[str, embedded.EmbeddedWorkspace] = {}
         self.exchanges: list[tuple[str, str, exchange.ExchangeResult]] = []
+        self.settings: dict[str, settings.Settings] = {}
+        self.sleeps: dict[str, Any] = {}
 
     @property
     def a(self) -> embedded.EmbeddedWorkspace:
@@ -116,14 +118,20 @@ class Linked:
         return context
 
     async def start(
-        self, side: str, *, settings_: settings.Settings = SETTINGS
+        self, side: str, *, settings_: settings.Settings | None = None, sleep: Any = None
     ) -> embedded.EmbeddedWorkspace:
+        """Start (or restart) one side; its settings and sleep are kept for later restarts."""
+        settings_ = settings_ or self.settings.get(side, SETTINGS)
+        self.settings[side] = settings_
+        sleep = sleep or self.sleeps.get(side)
+        self.sleeps[side] = sleep
         ws = embedded.EmbeddedWorkspace(
             f"ws-{side}", settings=settings_, store=self.stores[side], log_dir=self.tmp_path / side
         )
         ws.sync_ssl_context = self.server_context()
         ws.sync_port = self.ports[side]
         ws.link_observer = lambda name, result: self.exchanges.append((side, name, result))
+        ws.link_sleep = sleep
         await ws.start()
         self.ports[side] = ws.sync_port
         self.sides[side] = ws
