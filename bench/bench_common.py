@@ -74,7 +74,7 @@ def median(values: list[float]) -> float:
 
 def p90(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.9 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
 
 
 def ms(seconds: float) -> str:

@@ -17,12 +17,11 @@ import itertools
 import json
 import time
 
+import bench_common
 import httpx
 from aiohttp import web
 
 from workspace_link import keys, memstore, peer_client, replay, resources, signatures
-
-import bench_common
 
 PATH = "/api/latest/sync_config/floor/sync"
 

@@ -19,12 +19,13 @@ holding both workspaces, as the embedded mode runs them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 
-from workspace_link import labels, lifecycle, memstore, resources, store
-
 import bench_common
+
+from workspace_link import labels, lifecycle, memstore, resources, store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,10 +65,8 @@ class _Arrivals:
 
     async def close(self) -> None:
         self._task.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await self._task
-        except asyncio.CancelledError:
-            pass
 
 
 def _received_origin(event: store.WatchEvent) -> str | None:
@@ -191,10 +190,8 @@ async def mirror(sizes: bench_common.Sizes) -> tuple[int, float]:
         return count, time.perf_counter() - started
     finally:
         counter.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await counter
-        except asyncio.CancelledError:
-            pass
         await pair.stop()
 
 

@@ -30,12 +30,11 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+import bench_common
+import bench_floor
 import httpx
 
 from workspace_link import embedded, keys, manifests, peer_client, protocol, resources, settings, signatures
-
-import bench_common
-import bench_floor
 
 SETTLE_SECONDS = 2.5
 

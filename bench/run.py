@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_common  # noqa: E402
-import bench_floor  # noqa: E402
-import bench_link  # noqa: E402
-import bench_memory  # noqa: E402
+import bench_common
+import bench_floor
+import bench_link
+import bench_memory
 
 MB = 1024 * 1024
 
@@ -137,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write(f"| {row.measure} | {row.figure} | {row.floor} | {row.ratio} | {row.notes} |\n")
     out.write(
         "\nratio = figure / floor (for times and memory: lower is better). Both workspaces, and the floor's\n"
-        "client and server, share one event loop. The HARNESS executor (bench_common.HarnessExecutor) stands\n"
-        "in for runner processes so that the link, not process start-up, is measured.\n"
+        "client and server, share one event loop. The HARNESS executor (bench_common.HarnessExecutor)\n"
+        "stands in for runner processes so that the link, not process start-up, is measured.\n"
     )
     out.write(f"\ntotal benchmark time: {time.monotonic() - began:.0f} s\n")
     return 0

@@ -1,0 +1,33 @@
+"""The benchmarks still run: ``bench/run.py --smoke`` (tiny sizes) prints every row of its table.
+
+Figures are never asserted (DESIGN §8): only that each benchmark ran and reported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).parents[3] / "bench" / "run.py"
+
+
+def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
+    result = subprocess.run(
+        [sys.executable, str(RUN), "--smoke"], capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "floor = one signed HTTPS round trip + one MemStore.create" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    measures = [row.split("|")[1].strip() for row in rows[1:]]
+    assert measures == [
+        "dispatch latency",
+        "status round trip",
+        "executions per second, one link",
+        "mirror 20 past executions",
+        "memory, 3 idle links",
+    ]
+    for row in rows[1:]:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert all(cells), row  # figure, floor and ratio are all filled in
