@@ -179,7 +179,14 @@ def _tls_context(wl_settings: settings.Settings) -> ssl.SSLContext | None:
         raise errors.SpecError("must be set together with WL_TLS_CERT_FILE", field="WL_TLS_KEY_FILE")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(wl_settings.tls_cert_file, wl_settings.tls_key_file)
+    try:
+        context.load_cert_chain(wl_settings.tls_cert_file, wl_settings.tls_key_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise errors.SpecError(
+            f"cannot load the TLS certificate {wl_settings.tls_cert_file} and key"
+            f" {wl_settings.tls_key_file}: {exc.strerror or exc}",
+            field="WL_TLS_CERT_FILE",
+        ) from exc
     return context
 
 
@@ -216,21 +223,30 @@ async def login(**_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.startup(registry=registry)
 async def startup(memo: kopf.Memo, **_: Any) -> None:
-    wl_settings = settings.Settings.from_env()
-    namespace = namespace_from_env()
-    api_client = await asyncio.to_thread(_api_client)
+    """Build the workspace and open the three ports. Any failure here is configuration (bad
+    settings, TLS files, a port in use): the operator exits rather than retry it forever."""
+    try:
+        wl_settings = settings.Settings.from_env()
+        namespace = namespace_from_env()
+        api_client = await asyncio.to_thread(_api_client)
+    except (ValueError, OSError, errors.SpecError, k8s_config.ConfigException) as exc:
+        raise kopf.PermanentError(f"cannot start: {exc}") from exc
     ws, executor = build_workspace(namespace, api_client, wl_settings=wl_settings)
     runtime = Runtime(ws=ws, executor=executor, api_client=api_client)
     memo[_MEMO_KEY] = runtime
-    runtime.servers.append(
-        await _serve(
-            listener.create_app(ws), port=wl_settings.sync_port, ssl_context=_tls_context(wl_settings)
+    try:
+        runtime.servers.append(
+            await _serve(
+                listener.create_app(ws), port=wl_settings.sync_port, ssl_context=_tls_context(wl_settings)
+            )
         )
-    )
-    runtime.runner_api = runner_api.Server(ws, host="0.0.0.0", port=wl_settings.runner_port)  # noqa: S104
-    await runtime.runner_api.start()
-    runtime.health = health.Server(port=wl_settings.health_port)
-    await runtime.health.start()
+        runtime.runner_api = runner_api.Server(ws, host="0.0.0.0", port=wl_settings.runner_port)  # noqa: S104
+        await runtime.runner_api.start()
+        runtime.health = health.Server(port=wl_settings.health_port)
+        await runtime.health.start()
+    except (OSError, ssl.SSLError, errors.SpecError) as exc:
+        await _stop(runtime)
+        raise kopf.PermanentError(f"cannot serve: {exc}") from exc
     logger.info(
         "workspace %s: sync port %d (%s), runner API port %d, health port %d",
         namespace,
@@ -243,11 +259,15 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.cleanup(registry=registry)
 async def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    runtime: Runtime | None = memo.get(_MEMO_KEY)
-    if runtime is None:
-        return
+    runtime: Runtime | None = memo.pop(_MEMO_KEY, None)
+    if runtime is not None:
+        await _stop(runtime)
+
+
+async def _stop(runtime: Runtime) -> None:
     for app_runner in runtime.servers:
         await app_runner.cleanup()
+    runtime.servers.clear()
     if runtime.runner_api is not None:
         await runtime.runner_api.stop()
     if runtime.health is not None:

@@ -8,19 +8,17 @@ through a kubeconfig that points at the emulator; ``kube`` is a ``KubeStore`` th
 
 from __future__ import annotations
 
-import asyncio
 import pathlib
-import threading
 from collections.abc import AsyncIterator
 
 import kmock
 import kopf
 import pytest
 from apiserver_emulator import ApiServerEmulator
-from kopf_helpers import NAMESPACE
+from kopf_helpers import NAMESPACE, OperatorThread
 from kubernetes import client as k8s_client
 
-from workspace_link import handlers, kubestore
+from workspace_link import kubestore
 
 _RESOURCES = {
     "workspacelink.io/v1alpha1/executions": ("Execution", {"status"}),
@@ -84,41 +82,10 @@ async def kube(kubeconfig: str) -> AsyncIterator[kubestore.KubeStore]:
 
 @pytest.fixture
 async def operator(kubeconfig: str) -> AsyncIterator[kopf.Memo]:
-    """kopf in a thread of its own, as in production a process of its own.
-
-    In the test's loop, kopf would count pytest's teardown task among the tasks "hung" at its
-    exit and wait for it (which waits for kopf), then cancel it.
-    """
-    stop = threading.Event()
-    ready = threading.Event()
-    memo = kopf.Memo()
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            asyncio.run(
-                kopf.operator(
-                    registry=handlers.registry,
-                    settings=handlers.operator_settings(),
-                    namespaces=[NAMESPACE],
-                    standalone=True,
-                    stop_flag=stop,
-                    ready_flag=ready,
-                    memo=memo,
-                )
-            )
-        except BaseException as exc:
-            failure.append(exc)
-            ready.set()
-
-    thread = threading.Thread(target=run, name="kopf-operator", daemon=True)
-    thread.start()
-    assert await asyncio.to_thread(ready.wait, 20), "the operator did not become ready"
-    if failure:
-        raise failure[0]
-    yield memo
-    stop.set()
-    await asyncio.to_thread(thread.join, 20)
-    assert not thread.is_alive(), "the operator did not stop"
-    if failure:
-        raise failure[0]
+    """The operator, started and ready; stopped (and checked to stop cleanly) after the test."""
+    running = OperatorThread()
+    await running.start()
+    running.raise_failure()
+    yield running.memo
+    await running.stop()
+    running.raise_failure()

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import kopf
+
+from workspace_link import handlers
 
 NAMESPACE = "ws-a"
 
@@ -20,3 +26,70 @@ async def eventually(probe: Callable[[], Awaitable[Any]], *, what: str, timeout:
             return last
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}; last seen: {last!r}")
+
+
+class OperatorThread:
+    """kopf on ``handlers.registry`` in a thread of its own, as in production a process of its own.
+
+    In the test's loop, kopf would count pytest's teardown task among the tasks "hung" at its
+    exit and wait for it (which waits for kopf), then cancel it. Its flags are asyncio events of
+    its own loop, set from here thread-safely: a threading.Event flag would be waited for in an
+    executor thread that kopf cannot cancel when it exits on its own.
+    """
+
+    def __init__(self) -> None:
+        self.memo = kopf.Memo()
+        self.failure: BaseException | None = None
+        self._ready = threading.Event()  # ready, or exited
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="kopf-operator", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._operator())
+        except BaseException as exc:
+            self.failure = exc
+        finally:
+            self._ready.set()
+
+    async def _operator(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        ready = asyncio.Event()
+
+        async def relay_ready() -> None:
+            await ready.wait()
+            self._ready.set()
+
+        # Created before kopf starts, so kopf's sweep of "hung" tasks at exit leaves it alone.
+        relay = asyncio.create_task(relay_ready())
+        try:
+            await kopf.operator(
+                registry=handlers.registry,
+                settings=handlers.operator_settings(),
+                namespaces=[NAMESPACE],
+                standalone=True,
+                stop_flag=self._stop,
+                ready_flag=ready,
+                memo=self.memo,
+            )
+        finally:
+            relay.cancel()
+
+    async def start(self) -> None:
+        """Until kopf is ready, or has exited (see ``failure``)."""
+        self._thread.start()
+        assert await asyncio.to_thread(self._ready.wait, 20), "the operator did not become ready"
+
+    async def stop(self) -> None:
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and self._thread.is_alive():
+            with contextlib.suppress(RuntimeError):  # its loop closed meanwhile: it exited
+                loop.call_soon_threadsafe(stop.set)
+        await asyncio.to_thread(self._thread.join, 20)
+        assert not self._thread.is_alive(), "the operator did not stop"
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            raise self.failure
