@@ -281,9 +281,15 @@ def _not_a_mirror(spec: kopf.Spec, **_: Any) -> bool:
     return not spec.get("mirror")
 
 
-@kopf.on.resume(_GROUP, _VERSION, "executions", registry=registry)
-@kopf.on.create(_GROUP, _VERSION, "executions", registry=registry)
-@kopf.on.update(_GROUP, _VERSION, "executions", field="spec", registry=registry)
+def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    # Mirrors never run and a terminal phase is final: at startup kopf resumes every
+    # execution, and thousands of finished ones need no reconcile (not even a read).
+    return not spec.get("mirror") and status.get("phase") not in resources.TERMINAL
+
+
+@kopf.on.resume(_GROUP, _VERSION, "executions", when=_live, registry=registry)
+@kopf.on.create(_GROUP, _VERSION, "executions", when=_live, registry=registry)
+@kopf.on.update(_GROUP, _VERSION, "executions", field="spec", when=_live, registry=registry)
 async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     with at_the_edge():
         await lifecycle.reconcile(_runtime(memo).ws, _plain(body))
@@ -304,12 +310,10 @@ async def execution_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 # -- runner Jobs and pods -----------------------------------------------------------------------
 @kopf.on.event("batch", "v1", "jobs", labels=_RUNNER_LABELS, registry=registry)
 async def job_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    if type == "DELETED":
-        return
     runtime = _runtime(memo)
     # Event handlers are not retried by kopf: log, and the next Job event tries again.
     try:
-        await runtime.executor.job_changed(runtime.ws, _plain(body))
+        await runtime.executor.job_changed(runtime.ws, _plain(body), deleted=type == "DELETED")
     except errors.WorkspaceLinkError as exc:
         logger.warning("Job %s: could not report its outcome: %s", body.metadata.name, exc)
 

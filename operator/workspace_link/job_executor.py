@@ -82,9 +82,16 @@ class JobExecutor:
             pass
 
     # -- what Jobs and pods say ------------------------------------------------------------
-    async def job_changed(self, ws: workspace.Workspace, job: resources.Body) -> None:
-        """A runner Job changed: end its execution if the Job finished and the runner did not say so."""
-        if jobs.job_outcome(job, ()) is None:
+    async def job_changed(
+        self, ws: workspace.Workspace, job: resources.Body, *, deleted: bool = False
+    ) -> None:
+        """A runner Job changed: end its execution if the Job finished and the runner did not say so.
+
+        ``deleted``: the Job is gone (its last state is ``job``). A finished one still tells how
+        it ended; one deleted while running (by someone else: we delete only ended runs) can
+        never report, so its execution fails instead of waiting forever.
+        """
+        if not deleted and jobs.job_outcome(job, ()) is None:
             return
         execution = await self._owning_execution(ws, job)
         if execution is None or resources.is_terminal(execution):
@@ -96,7 +103,7 @@ class JobExecutor:
             for pod in await self._store.list(kubestore.POD, labels=selector)
             if jobs.owner_name(pod, "Job") == job_name
         ]
-        outcome = jobs.job_outcome(job, pods)
+        outcome = jobs.job_outcome(job, pods) or (jobs.job_deleted_outcome() if deleted else None)
         if outcome is None:
             return
         phase, reason, message = outcome

@@ -38,6 +38,10 @@ SECRET_MODE: Final = 0o400
 #: Bound on the writable /tmp (an emptyDir), so a flow cannot fill the node's disk.
 TMP_SIZE_LIMIT: Final = "256Mi"
 
+#: Reason of an execution whose Job was deleted before it ended (not one of ours: we delete
+#: Jobs only after their execution ended).
+JOB_DELETED: Final = "JobDeleted"
+
 #: Waiting reasons that mean the image cannot be pulled. InvalidImageName never recovers, so
 #: it fails at once; the others may be transient (registry hiccup) until the pending timeout.
 _PULL_FAILURES: Final = frozenset(
@@ -230,6 +234,10 @@ def job_outcome(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Ou
             return resources.FAILED, execution.RUNNER_EXITED, execution.runner_exited_message(code)
     detail = str(failed.get("message") or failed.get("reason") or "the Job failed")
     return resources.FAILED, execution.RUNNER_EXITED, f"the runner Job failed: {detail}"
+
+
+def job_deleted_outcome() -> Outcome:
+    return resources.FAILED, JOB_DELETED, "the runner Job was deleted before the run ended"
 
 
 def _since(value: Any, fallback: datetime.datetime | None) -> datetime.datetime | None:

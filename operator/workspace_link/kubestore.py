@@ -151,10 +151,11 @@ def translate_api_error(
     resource = plural + (f"/{subresource}" if subresource else "")
     what = f"{kind} {name!r}" if name else f"{kind} objects"
     if status == 404:
-        if name is None:
+        if name is None or verb == "create":
+            # Not a missing object: a missing resource type (CRDs not installed) or namespace.
             return errors.StoreError(
-                f"the API server does not serve {resource} in {api_version}"
-                f" (are the CRDs installed?): {message}"
+                f"cannot {verb} {what}: the API server has no {resource} ({api_version})"
+                f" in namespace {namespace}: {message}"
             )
         return errors.NotFound(f"{what} not found in namespace {namespace}")
     if status == 409:

@@ -160,6 +160,18 @@ async def test_a_cancelled_execution_is_cancelled_and_its_job_deleted(
     )
 
 
+async def test_a_job_deleted_while_running_fails_the_execution_instead_of_hanging(
+    kube: kubestore.KubeStore, operator: kopf.Memo
+) -> None:
+    _, job = await _started(kube, "hello-8")
+    await eventually(lambda: _phase(kube, "hello-8", "Running"), what="phase Running")
+
+    await kube.delete(kubestore.JOB, job["metadata"]["name"], propagation_policy="Background")
+
+    done = await eventually(lambda: _phase(kube, "hello-8", "Failed"), what="phase Failed")
+    assert done["status"]["reason"] == "JobDeleted"
+
+
 # -- helpers -------------------------------------------------------------------------------------
 def _condition(type_: str, reason: str = "", message: str = "") -> dict[str, str]:
     return {"type": type_, "status": "True", "reason": reason, "message": message}
