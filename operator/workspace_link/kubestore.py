@@ -342,9 +342,14 @@ class KubeStore:
         text = raw.decode("utf-8", errors="replace")
         if not 200 <= response.status <= 299:
             raise _HttpError(response.status, text)
-        parsed = json.loads(text) if text else {}
+        try:
+            parsed = json.loads(text) if text else {}
+        except ValueError:
+            parsed = None
         if not isinstance(parsed, dict):
-            raise errors.StoreError(f"the API server answered {method} {path} with a non-object")
+            raise errors.StoreError(
+                f"the API server answered {method} {path} with something not a JSON object"
+            )
         return parsed
 
 
