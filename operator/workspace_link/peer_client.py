@@ -174,7 +174,7 @@ class PeerClient:
     async def _read_limited(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_raw():
+        async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > self._max_body:
                 raise errors.PeerUnreachable(f"{self._url}: the answer exceeds {self._max_body} bytes")
