@@ -15,7 +15,8 @@
     │   ├── NotFound
     │   ├── AlreadyExists
     │   └── Conflict                   stale resourceVersion: re-read, decide again
-    └── KeyLoadError                   a referenced Secret/key is missing or unparsable (names the Secret, never its content)
+    └── KeyLoadError                   a referenced Secret/key is missing or unparsable
+                                       (names the Secret and key, never the content)
 
 Third-party errors (httpx, cryptography, kubernetes, aiohttp) are translated at one boundary
 each and chained with ``from``. Misuse (a bug in our code) raises ``TypeError`` /
@@ -45,7 +46,8 @@ class UnsupportedProtocol(MessageError):
 
     def __init__(self, *, received: object, supported: int) -> None:
         super().__init__(
-            f"protocol version {received!r} is not supported; this workspace speaks protocol version {supported}",
+            f"protocol version {received!r} is not supported;"
+            f" this workspace speaks protocol version {supported}",
             field="protocol",
         )
         self.received = received

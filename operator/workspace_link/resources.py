@@ -14,7 +14,7 @@ Body = dict[str, Any]
 SYNC_CONFIG: Final = "SyncConfig"
 FLOW: Final = "Flow"
 EXECUTION: Final = "Execution"
-SECRET: Final = "Secret"
+SECRET: Final = "Secret"  # noqa: S105 (a kind, not a password)
 CONFIG_MAP: Final = "ConfigMap"
 
 Kind = Literal["SyncConfig", "Flow", "Execution", "Secret", "ConfigMap"]

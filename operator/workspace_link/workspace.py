@@ -25,7 +25,7 @@ class Changes:
 
     def __init__(self) -> None:
         self._counter = 0
-        self._condition = asyncio.Condition()
+        self._waiters: set[asyncio.Future[None]] = set()
 
     @property
     def counter(self) -> int:
@@ -33,20 +33,23 @@ class Changes:
 
     def notify(self) -> None:
         self._counter += 1
-        loop_task = asyncio.get_running_loop().create_task(self._wake())
-        loop_task.add_done_callback(lambda _: None)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
-    async def _wake(self) -> None:
-        async with self._condition:
-            self._condition.notify_all()
-
-    async def wait(self, since: int, timeout: float) -> bool:
-        """Wait until the counter moves past ``since``; False on timeout."""
-        async with self._condition:
-            try:
-                await asyncio.wait_for(self._condition.wait_for(lambda: self._counter > since), timeout)
-            except TimeoutError:
-                return False
+    async def wait(self, since: int, seconds: float) -> bool:
+        """Wait until the counter moves past ``since``; False when ``seconds`` pass first."""
+        if self._counter > since:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            async with asyncio.timeout(max(seconds, 0)):
+                await waiter
+        except TimeoutError:
+            return self._counter > since
+        finally:
+            self._waiters.discard(waiter)
         return True
 
 
