@@ -55,7 +55,7 @@ tools: $(STAMP)
 	.ci/tools.sh $(PY)
 
 test: setup
-	$(PY) -m pytest -q -m "not kind"
+	$(PY) -m pytest -q -rs
 
 lint: setup
 	$(VENV)/bin/ruff check .

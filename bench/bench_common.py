@@ -141,7 +141,7 @@ class HarnessExecutor:
         self._ws = ws
         self._finish = finish
 
-    async def start(self, execution_body: resources.Body, *, secret_name: str) -> str:
+    async def start(self, execution_body: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         name = resources.name(execution_body)
         if self._finish:
             with contextlib.suppress(execution.InvalidTransition, errors.NotFound):

@@ -15,6 +15,7 @@
     │   ├── NotFound
     │   ├── AlreadyExists
     │   └── Conflict                   stale resourceVersion: re-read, decide again
+    ├── RunLost                        a Running execution's Job is gone; it is failed, not run twice
     └── KeyLoadError                   a referenced Secret/key is missing or unparsable
                                        (names the Secret and key, never the content)
 
@@ -97,3 +98,7 @@ class Conflict(StoreError):
 
 class KeyLoadError(WorkspaceLinkError):
     """A referenced Secret or key is missing or unusable. Names the Secret and key, never content."""
+
+
+class RunLost(WorkspaceLinkError):
+    """A Running execution's run (its Job) no longer exists and must not be started again."""

@@ -58,6 +58,7 @@ PARENT_CANCELLED: Final = "ParentCancelled"
 FLOW_NOT_FOUND: Final = "FlowNotFound"
 PEER_LOST: Final = "PeerLost"
 DEPENDENCY_FAILED: Final = "DependencyFailed"
+RUN_LOST: Final = "RunLost"
 
 #: The reason an end reported by a runner gets when it names none.
 DEFAULT_REASON: Final[Mapping[str, str]] = {

@@ -15,11 +15,16 @@ from workspace_link import resources
 
 
 class Executor(Protocol):
-    async def start(self, execution: resources.Body, *, secret_name: str) -> str:
+    async def start(self, execution: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         """Start the runner for ``execution``; return the run's name (the Job name).
 
         Idempotent by execution name: starting a run that already exists returns its name.
         ``secret_name`` names the per-execution Secret holding ``token`` and ``url``.
+
+        ``resume=True``: the execution is already Running (found so after a restart). A run that
+        outlives the operator (a Job) and is gone now has finished or was deleted: starting it
+        again would run the script twice, so the executor raises ``errors.RunLost`` instead. A
+        run that dies with its workspace (a local process) is started again.
         """
         ...
 

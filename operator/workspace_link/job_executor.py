@@ -42,9 +42,18 @@ class JobExecutor:
         self._rechecks: dict[str, asyncio.Task[None]] = {}
 
     # -- executor.Executor -----------------------------------------------------------------
-    async def start(self, execution: resources.Body, *, secret_name: str) -> str:
+    async def start(self, execution: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         manifest = jobs.build_job(execution, settings=self._settings, secret_name=secret_name)
         name = str(manifest["metadata"]["name"])
+        if resume:
+            try:
+                await self._store.get(kubestore.JOB, name)
+            except errors.NotFound:
+                raise errors.RunLost(
+                    f"Job {name!r} is gone (finished and expired, or deleted) while the operator was not"
+                    " watching; it is not started again so that the script does not run twice"
+                ) from None
+            return name
         try:
             await self._store.create(kubestore.JOB, manifest)
             logger.info("Execution %s: created Job %s", resources.name(execution), name)

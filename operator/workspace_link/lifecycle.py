@@ -153,10 +153,15 @@ async def _decide(ws: workspace.Workspace, body: resources.Body) -> None:
     if resources.phase(body) == resources.PENDING:
         await _claim_and_start(ws, body)
     else:
-        # Running: make sure the run exists (after an operator restart the executor may have
-        # lost it); executors start idempotently by execution name.
+        # Running: make sure the run exists (after a restart the executor may have lost it).
+        # The run was created before the claim, so a missing Job has ended or was deleted.
         secret_name = await ensure_runner_secret(ws, body)
-        await ws.executor.start(body, secret_name=secret_name)
+        try:
+            await ws.executor.start(body, secret_name=secret_name, resume=True)
+        except errors.RunLost as exc:
+            await run_ended(
+                ws, resources.name(body), phase=resources.FAILED, reason=execution.RUN_LOST, message=str(exc)
+            )
 
 
 async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> None:
@@ -214,13 +219,15 @@ async def _claim_and_start(ws: workspace.Workspace, body: resources.Body) -> Non
         ws.changes.notify()
         await _event(ws, written, new)
         return
+    # Start before the claim: a Running execution always had its run created, so a run missing
+    # later has ended or was deleted (see executor.Executor.start). Two reconcilers racing here
+    # start the same run (idempotent by name); only one wins the conditional claim.
+    secret_name = await ensure_runner_secret(ws, body)
+    await ws.executor.start(body, secret_name=secret_name)
     new = execution.start(resources.status(body), job_name=naming.job_name(name), now=resources.now())
-    # The claim: only one reconciler wins this conditional write; the loser re-reads and sees Running.
     claimed = await ws.store.replace_status(resources.EXECUTION, {**body, "status": new})
     ws.changes.notify()
     await _event(ws, claimed, new)
-    secret_name = await ensure_runner_secret(ws, claimed)
-    await ws.executor.start(claimed, secret_name=secret_name)
 
 
 async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) -> str:

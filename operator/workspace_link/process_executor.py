@@ -78,7 +78,7 @@ class ProcessExecutor:
         self._lock = asyncio.Lock()
 
     # -- executor.Executor -----------------------------------------------------------------
-    async def start(self, execution_body: resources.Body, *, secret_name: str) -> str:
+    async def start(self, execution_body: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         name = resources.name(execution_body)
         job = naming.job_name(name)
         async with self._lock:

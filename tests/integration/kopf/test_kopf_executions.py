@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
-from kopf_helpers import NAMESPACE, eventually
+from kopf_helpers import NAMESPACE, OperatorThread, eventually
 
 from workspace_link import errors, jobs, kubestore, labels, naming, settings
 
@@ -221,3 +221,24 @@ def _runner_pod(
             "containerStatuses": [{"name": "runner", "image": image, "state": state}],
         },
     }
+
+
+async def test_a_running_execution_whose_job_is_gone_at_startup_fails_instead_of_running_twice(
+    kube: kubestore.KubeStore,
+) -> None:
+    # Left Running by an earlier operator; its Job finished and expired while nobody watched.
+    await kube.create("Flow", FLOW)
+    created = await kube.create("Execution", _execution("orphan"))
+    status = {"phase": "Running", "jobName": naming.job_name("orphan"), "version": 2}
+    await kube.replace_status("Execution", {**created, "status": status})
+
+    operator = OperatorThread()  # starts now and resumes what it finds
+    await operator.start()
+    try:
+        failed = await eventually(lambda: _phase(kube, "orphan", "Failed"), what="phase Failed")
+        assert failed["status"]["reason"] == "RunLost"
+        assert "not started again" in failed["status"]["message"]
+        assert await _get(kube, kubestore.JOB, naming.job_name("orphan")) is None
+    finally:
+        await operator.stop()
+    operator.raise_failure()

@@ -15,7 +15,7 @@ class RecordingExecutor:
         self.cancelled: list[str] = []
         self.cleaned: list[str] = []
 
-    async def start(self, execution: resources.Body, *, secret_name: str) -> str:
+    async def start(self, execution: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         self.started.append((resources.name(execution), secret_name))
         return naming.job_name(resources.name(execution))
 

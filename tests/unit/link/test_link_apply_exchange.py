@@ -24,7 +24,7 @@ from workspace_link import (
 class IdleExecutor:
     """Nothing runs in these tests: they are about messages, not runs."""
 
-    async def start(self, execution: resources.Body, *, secret_name: str) -> str:
+    async def start(self, execution: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         return resources.name(execution)
 
     async def cancel(self, execution: resources.Body) -> None:

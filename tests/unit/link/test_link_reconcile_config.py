@@ -11,7 +11,7 @@ from workspace_link.resources import Body
 
 
 class NoExecutor:
-    async def start(self, execution: Body, *, secret_name: str) -> str:
+    async def start(self, execution: Body, *, secret_name: str, resume: bool = False) -> str:
         raise AssertionError("nothing runs here")
 
     async def cancel(self, execution: Body) -> None:
