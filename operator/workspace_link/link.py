@@ -500,10 +500,14 @@ class _Session:
             await _wait(self.ws, self.stopped, since=since)
 
     async def poller_loop(self) -> None:
+        # The first poll (and the first after a failure) is answered at once, so a new or
+        # recovered link shows Connected without waiting out a whole hold.
+        hold = 0.0
         while not self.done():
             if not await self.still_current():
                 return
-            await self.exchange(hold=self.ws.settings.long_poll_hold, send_messages=False)
+            result = await self.exchange(hold=hold, send_messages=False)
+            hold = self.ws.settings.long_poll_hold if result is not None else 0.0
 
     async def run(self) -> None:
         if self.config.interval is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from link_harness import Linked, wait_until
+import dataclasses
+
+from link_harness import SETTINGS, Linked, wait_until
 
 from workspace_link import labels, resources
 
@@ -42,3 +44,18 @@ async def test_the_example_flow_runs_its_child_in_the_linked_workspace(linked: L
     listener = resources.status(await linked.stores["b"].get(resources.SYNC_CONFIG, "link-to-a"))
     assert listener["path"] == "/api/latest/sync_config/link-to-a/sync"
     assert listener["mode"] == "Listener" and listener["role"] == "Controlled"
+
+
+async def test_a_new_idle_link_shows_connected_without_waiting_out_a_long_poll(linked: Linked) -> None:
+    # A hold far longer than the wait below: Connected can only come from an immediate answer.
+    slow_polls = dataclasses.replace(SETTINGS, long_poll_hold=3600.0)
+    await linked.stop("a")
+    await linked.start("a", settings_=slow_polls)
+    await linked.link()
+
+    async def connected() -> bool:
+        config = await linked.stores["a"].get(resources.SYNC_CONFIG, "link-to-b")
+        conditions = {c["type"]: c["status"] for c in resources.status(config).get("conditions", [])}
+        return conditions.get("Connected") == "True"
+
+    await wait_until(linked.a, connected, timeout=15.0)
