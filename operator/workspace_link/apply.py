@@ -27,7 +27,6 @@ unacknowledged so the peer sends it again.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final
@@ -42,19 +41,11 @@ COMPONENT_MIRROR: Final = "mirror"
 _LIVE_ORDER: Final = {resources.PENDING: 0, resources.RUNNING: 1}
 
 
-def label_value(value: str) -> str:
-    """``value`` when it is a valid label value, else a stable short hash of it (link names
-    may be up to 253 characters; label values only 63)."""
-    if len(value) <= 63 and value.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        return value
-    return "h-" + hashlib.sha256(value.encode()).hexdigest()[:40]
-
-
 def origin_labels(link: str, origin_uid: str, component: str) -> dict[str, str]:
     return labels.managed(
         **{
-            labels.ORIGIN_LINK: label_value(link),
-            labels.ORIGIN_UID: label_value(origin_uid),
+            labels.ORIGIN_LINK: labels.value(link),
+            labels.ORIGIN_UID: labels.value(origin_uid),
             labels.COMPONENT: component,
         }
     )
@@ -62,7 +53,7 @@ def origin_labels(link: str, origin_uid: str, component: str) -> dict[str, str]:
 
 def _owned_by(body: resources.Body, link: str, origin_uid: str) -> bool:
     have = resources.labels(body)
-    return have.get(labels.ORIGIN_LINK) == label_value(link) and have.get(labels.ORIGIN_UID) == label_value(
+    return have.get(labels.ORIGIN_LINK) == labels.value(link) and have.get(labels.ORIGIN_UID) == labels.value(
         origin_uid
     )
 
@@ -258,18 +249,23 @@ async def _apply_mirror(
 
 
 class _Index:
-    """Local executions sent over one link, by uid; listed once per batch, lazily."""
+    """Local executions by uid, listed once per batch, lazily: those sent over one link (a
+    label query), or every one when mirrors (which carry no link label) are looked up too."""
 
-    def __init__(self, ws: workspace.Workspace, link: str) -> None:
+    def __init__(self, ws: workspace.Workspace, link: str, *, mirrors: bool = False) -> None:
         self._ws = ws
         self._link = link
+        self._mirrors = mirrors
         self._by_uid: dict[str, str] | None = None
 
     async def find(self, uid: str) -> resources.Body | None:
         if self._by_uid is None:
             self._by_uid = {
                 resources.uid(body): resources.name(body)
-                for body in await self._ws.store.list(resources.EXECUTION)
+                for body in await self._ws.store.list(
+                    resources.EXECUTION,
+                    labels=None if self._mirrors else {labels.REMOTE_LINK: labels.value(self._link)},
+                )
                 if not resources.spec(body).get("mirror")
             }
         name = self._by_uid.get(uid)
@@ -399,7 +395,7 @@ async def apply_acks(ws: workspace.Workspace, *, link: str, role: str, acks: Seq
     objects that no longer exist, or of kinds this side never sends, are ignored.
     """
     moved = 0
-    index = _Index(ws, link)
+    index = _Index(ws, link, mirrors=any(ack.kind == "mirror" for ack in acks))
     # The highest version per (kind, uid): one write per object even when acks repeat.
     best: dict[tuple[str, str], int] = {}
     for ack in acks:

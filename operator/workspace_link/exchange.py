@@ -21,7 +21,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workspace_link import apply, errors, outbox, protocol, resources, syncconfig, workspace
+from workspace_link import apply, errors, labels, outbox, protocol, resources, syncconfig, workspace
 
 
 class RoleMismatch(errors.PeerRefused):
@@ -64,7 +64,11 @@ def sender(
 
 async def compute_outbox(ws: workspace.Workspace, config: syncconfig.LinkConfig) -> list[protocol.Message]:
     """What this side of ``config`` still has to send, read from the store now."""
-    executions = await ws.store.list(resources.EXECUTION)
+    if config.send_all and config.role == resources.ROLE_CONTROLLING:
+        executions = await ws.store.list(resources.EXECUTION)  # every execution is mirrored
+    else:
+        key = labels.REMOTE_LINK if config.role == resources.ROLE_CONTROLLING else labels.ORIGIN_LINK
+        executions = await ws.store.list(resources.EXECUTION, labels={key: labels.value(config.name)})
     flows: dict[str, str] = {}
     if config.role == resources.ROLE_CONTROLLING:
         wanted = {

@@ -16,7 +16,7 @@ import datetime
 import logging
 from typing import Any
 
-from workspace_link import errors, execution, resources, workspace
+from workspace_link import errors, execution, labels, resources, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ async def fail_lost(ws: workspace.Workspace, *, link: str, now: datetime.datetim
     re-read and judged again (it may have ended, which is final).
     """
     failed = 0
-    for body in await ws.store.list(resources.EXECUTION):
+    for body in await ws.store.list(resources.EXECUTION, labels={labels.REMOTE_LINK: labels.value(link)}):
         if (resources.status(body).get("link") or {}).get("name") != link:
             continue
         for _ in range(8):

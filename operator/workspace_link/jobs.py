@@ -50,11 +50,6 @@ _PULL_FAILURES: Final = frozenset(
 _PULL_NEVER_RECOVERS: Final = frozenset({"InvalidImageName", "ErrImageNeverPull"})
 
 
-def _label_value(value: str, fallback: str) -> str:
-    # Label values stop at 63 characters; object names may be longer.
-    return value if len(value) <= 63 else fallback
-
-
 def _setting_json(value: str | None, *, setting: str, expect: type) -> Any:
     if not value:
         return None
@@ -71,14 +66,14 @@ def job_labels(execution_body: resources.Body) -> dict[str, str]:
     """Labels of the Job and its pods: managed-by, the execution, component runner, origin link."""
     name = resources.name(execution_body)
     extra = {
-        labels.EXECUTION: _label_value(name, naming.job_name(name)),
+        labels.EXECUTION: labels.value(name),
         labels.COMPONENT: COMPONENT_RUNNER,
     }
     origin_link = resources.labels(execution_body).get(labels.ORIGIN_LINK) or str(
         (resources.status(execution_body).get("origin") or {}).get("link") or ""
     )
-    if origin_link and len(origin_link) <= 63:
-        extra[labels.ORIGIN_LINK] = origin_link
+    if origin_link:
+        extra[labels.ORIGIN_LINK] = labels.value(origin_link)
     return labels.managed(**extra)
 
 

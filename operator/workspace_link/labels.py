@@ -6,6 +6,8 @@ scan of names. Label values must be valid label values (<= 63 chars, alphanumeri
 uids and names go into labels only when they fit; long values go into annotations.
 """
 
+import hashlib
+import re
 from typing import Final
 
 GROUP: Final = "workspacelink.io"
@@ -36,3 +38,17 @@ ORIGIN_STARTED_BY: Final = f"{GROUP}/origin-started-by"
 def managed(**extra: str) -> dict[str, str]:
     """Labels for an object the operator creates."""
     return {MANAGED_BY: MANAGED_BY_VALUE, **extra}
+
+
+_LABEL_VALUE = re.compile(r"(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
+
+
+def value(text: str) -> str:
+    """``text`` as a label value: itself when valid, else a stable hash of it.
+
+    Object names may be 253 characters, label values only 63, so a long name is labelled by
+    its hash; selectors pass the name through this same function, so queries still match.
+    """
+    if _LABEL_VALUE.fullmatch(text):
+        return text
+    return "h-" + hashlib.sha256(text.encode()).hexdigest()[:40]

@@ -38,10 +38,6 @@ _Change = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 # -- small helpers ---------------------------------------------------------------------------
-def _label_safe(value: str) -> bool:
-    return len(value) <= 63
-
-
 def _owner_reference(body: resources.Body, *, controller: bool) -> dict[str, Any]:
     return {
         "apiVersion": labels.API_VERSION,
@@ -165,10 +161,19 @@ async def _decide(ws: workspace.Workspace, body: resources.Body) -> None:
 
 
 async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> None:
+    link_name = str(resources.spec(body)["remoteWorkspace"])
+    if resources.labels(body).get(labels.REMOTE_LINK) != labels.value(link_name):
+        # The link finds what it has to send by this label: a label query, never a scan.
+        body = await ws.store.patch(
+            resources.EXECUTION,
+            resources.name(body),
+            {"metadata": {"labels": {labels.REMOTE_LINK: labels.value(link_name)}}},
+            resource_version=body["metadata"].get("resourceVersion"),
+        )
     status = resources.status(body)
     if "link" not in status:
         status["link"] = {
-            "name": str(resources.spec(body)["remoteWorkspace"]),
+            "name": link_name,
             "localVersion": 1,
             "acknowledgedVersion": 0,
             "remoteVersion": 0,
@@ -235,8 +240,7 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
     name = resources.name(body)
     secret_name = naming.runner_secret_name(name)
     extra = {labels.COMPONENT: RUNNER_TOKEN_COMPONENT}
-    if _label_safe(name):
-        extra[labels.EXECUTION] = name
+    extra[labels.EXECUTION] = labels.value(name)
     token = f"{name}.{secrets.token_urlsafe(32)}"
     url = base64.b64encode(ws.settings.runner_api_url.encode()).decode()
     secret = {
@@ -294,9 +298,7 @@ async def _cancel_local(ws: workspace.Workspace, body: resources.Body) -> None:
 
 async def _cascade_cancel(ws: workspace.Workspace, name: str) -> None:
     """Ask every live child (label PARENT) to cancel; each child's own reconcile does the rest."""
-    if not _label_safe(name):
-        return
-    for child in await ws.store.list(resources.EXECUTION, labels={labels.PARENT: name}):
+    for child in await ws.store.list(resources.EXECUTION, labels={labels.PARENT: labels.value(name)}):
         if resources.is_terminal(child) or resources.spec(child).get("cancel"):
             continue
         try:
@@ -410,10 +412,10 @@ async def start_child(
     if resources.is_terminal(parent_body):
         raise execution.InvalidTransition(resources.phase(parent_body), "given children")
     name = naming.child_execution_name(parent, resources.uid(parent_body), call_id)
-    child_labels = {labels.PARENT: parent} if _label_safe(parent) else {}
+    child_labels = {labels.PARENT: labels.value(parent)}
     spec: dict[str, Any] = {"flow": flow, "inputs": child_inputs, "parent": parent}
     if remote_workspace:
-        child_labels[labels.REMOTE_LINK] = remote_workspace
+        child_labels[labels.REMOTE_LINK] = labels.value(remote_workspace)
         spec["remoteWorkspace"] = remote_workspace
     if timeout_seconds is not None:
         spec["timeoutSeconds"] = timeout_seconds

@@ -214,3 +214,29 @@ async def test_cleanup_removes_the_run_and_its_secret(
     await lifecycle.cleanup(ws, body)
     assert executor.cleaned == ["run-1", "run-1"]
     assert await store.list(resources.SECRET) == []
+
+
+async def test_cancel_cascades_to_children_of_a_parent_whose_name_is_too_long_for_a_label(
+    ws: workspace.Workspace, store: memstore.MemStore
+) -> None:
+    long_name = "nightly-report-" + "x" * 100  # a valid object name, not a valid label value
+    await make_flow(store)
+    parent = await make_execution(store, long_name)
+    await lifecycle.reconcile(ws, parent)
+    parent = await store.get(resources.EXECUTION, long_name)
+    child_name = await lifecycle.start_child(
+        ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs={}, timeout_seconds=None
+    )
+    assert len(resources.labels(await store.get(resources.EXECUTION, child_name))[labels.PARENT]) <= 63
+
+    await lifecycle.cancel(ws, long_name)
+    await lifecycle.reconcile(ws, parent)
+    assert resources.spec(await store.get(resources.EXECUTION, child_name))["cancel"] is True
+
+
+def test_label_values_are_names_when_valid_and_stable_hashes_otherwise() -> None:
+    assert labels.value("link-to-b") == "link-to-b"
+    hashed = labels.value("a" * 64)
+    assert hashed == labels.value("a" * 64) != labels.value("a" * 65)
+    assert len(hashed) <= 63 and hashed[0].isalnum() and hashed[-1].isalnum()
+    assert labels.value("-leading-dash") != "-leading-dash"

@@ -110,7 +110,8 @@ class Pair:
         created = await self.a.store.create(
             "Execution",
             {
-                "metadata": {"name": name},
+                # As lifecycle leaves a remote execution: labelled with its link.
+                "metadata": {"name": name, "labels": {labels.REMOTE_LINK: "to-b"}},
                 "spec": {"flow": "hello", "inputs": {"x": 1}, "remoteWorkspace": "to-b"},
             },
         )
