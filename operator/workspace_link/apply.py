@@ -127,30 +127,49 @@ async def _get_owned(ws: workspace.Workspace, name: str, link: str, uid: str) ->
     return body
 
 
+async def _create_owned(
+    ws: workspace.Workspace,
+    *,
+    name: str,
+    link: str,
+    uid: str,
+    component: str,
+    spec: dict[str, Any],
+    annotations: dict[str, str] | None = None,
+) -> tuple[resources.Body, bool]:
+    """Create an Execution that came over ``link`` from the peer's ``uid``: (body, created).
+
+    A taken name is a duplicate only when the object there came from this link and uid.
+    """
+    metadata: dict[str, Any] = {"name": name, "labels": origin_labels(link, uid, component)}
+    if annotations:
+        metadata["annotations"] = annotations
+    body = {"apiVersion": labels.API_VERSION, "kind": resources.EXECUTION, "metadata": metadata, "spec": spec}
+    try:
+        created = await ws.store.create(resources.EXECUTION, body)
+    except errors.AlreadyExists:
+        existing = await _get_owned(ws, name, link, uid)
+        if existing is None:
+            raise errors.Conflict(f"Execution {name} vanished while being created; will retry") from None
+        return existing, False
+    ws.changes.notify()
+    return created, True
+
+
 async def _create_received(
     ws: workspace.Workspace, *, link: str, uid: str, spec: dict[str, Any], started_by: str | None
 ) -> resources.Body | None:
     """Create the received execution; None when it already exists (and is ours)."""
-    name = naming.received_execution_name(link, uid)
-    metadata: dict[str, Any] = {"name": name, "labels": origin_labels(link, uid, COMPONENT_RECEIVED)}
-    if started_by:
-        metadata["annotations"] = {labels.ORIGIN_STARTED_BY: started_by}
-    try:
-        created = await ws.store.create(
-            resources.EXECUTION,
-            {
-                "apiVersion": labels.API_VERSION,
-                "kind": resources.EXECUTION,
-                "metadata": metadata,
-                "spec": spec,
-            },
-        )
-    except errors.AlreadyExists:
-        if await _get_owned(ws, name, link, uid) is None:
-            raise errors.Conflict(f"Execution {name} vanished while being created; will retry") from None
-        return None
-    ws.changes.notify()
-    return created
+    body, created = await _create_owned(
+        ws,
+        name=naming.received_execution_name(link, uid),
+        link=link,
+        uid=uid,
+        component=COMPONENT_RECEIVED,
+        spec=spec,
+        annotations={labels.ORIGIN_STARTED_BY: started_by} if started_by else None,
+    )
+    return body if created else None
 
 
 async def _apply_start(
@@ -219,22 +238,9 @@ async def _apply_mirror(
             "mirror": {"link": link, "originUid": mirror.origin_uid, "originName": mirror.origin_name},
             "inputs": dict(mirror.inputs),
         }
-        metadata = {"name": name, "labels": origin_labels(link, mirror.origin_uid, COMPONENT_MIRROR)}
-        try:
-            body = await ws.store.create(
-                resources.EXECUTION,
-                {
-                    "apiVersion": labels.API_VERSION,
-                    "kind": resources.EXECUTION,
-                    "metadata": metadata,
-                    "spec": spec,
-                },
-            )
-        except errors.AlreadyExists:
-            body = await _get_owned(ws, name, link, mirror.origin_uid)
-            if body is None:
-                raise errors.Conflict(f"Execution {name} vanished while being created; will retry") from None
-        ws.changes.notify()
+        body, _ = await _create_owned(
+            ws, name=name, link=link, uid=mirror.origin_uid, component=COMPONENT_MIRROR, spec=spec
+        )
     wanted = _mirror_status(link, peer, mirror)
 
     def change(status: dict[str, Any]) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ Naming, for a SyncConfig ``<config>`` (so both sides can share one keys namespac
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
@@ -261,21 +262,7 @@ class LinkRequest:
             raise errors.SpecError(
                 "must differ from --name-a when both sides keep their keys in one namespace", field="name_b"
             )
-        return LinkRequest(
-            a_namespace=self.a_namespace,
-            b_namespace=self.b_namespace,
-            b_url=url,
-            name_a=self.name_a,
-            name_b=self.name_b,
-            role=self.role,
-            sync_interval=self.sync_interval,
-            send_all_executions=self.send_all_executions,
-            a_keys_namespace=self.a_keys_namespace,
-            b_keys_namespace=self.b_keys_namespace,
-            tls_secret_name=self.tls_secret_name,
-            tls_namespace=self.tls_namespace,
-            listener_hosts=hosts,
-        )
+        return dataclasses.replace(self, b_url=url, listener_hosts=hosts)
 
     @property
     def b_role(self) -> str | None:
