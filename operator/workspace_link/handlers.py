@@ -102,6 +102,12 @@ def operator_settings() -> kopf.OperatorSettings:
     # A watch that the API server or a proxy silently drops must not stall the operator.
     config.watching.server_timeout = 300
     config.watching.client_timeout = 330
+    # kopf keeps its bookkeeping in annotations only: the CRDs' structural schemas prune an
+    # undeclared status.kopf, and our status writes replace the whole status conditionally.
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=labels.GROUP)
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=labels.GROUP, key="last-handled-configuration"
+    )
     return config
 
 
