@@ -44,8 +44,36 @@ def _conflict(name: str) -> kmock.KubernetesError:
     )
 
 
+_VERBS_BY_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def rbac_verb(method: str, *, name: str | None, params: Any) -> str:
+    """The RBAC verb the API server would authorise a request under."""
+    if method == "GET":
+        if name is not None:
+            return "get"
+        return "watch" if str(params.get("watch", "")).lower() in ("true", "1") else "list"
+    if method == "DELETE" and name is None:
+        return "deletecollection"
+    return _VERBS_BY_METHOD.get(method, method.lower())
+
+
 class ApiServerEmulator(kmock.KubernetesEmulator):
+    #: (apiGroup, resource[/subresource], verb) of every namespaced resource request, in order:
+    #: what the operator's Role must grant.
+    seen: list[tuple[str, str, str]]
+
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        if request.resource is not None and request.resource.plural and request.headers.get("Authorization"):
+            # Only the operator authenticates (kubeconfig token); the tests' own client does not.
+            # Discovery (no plural) is open to every authenticated user, so not recorded.
+            if not hasattr(self, "seen"):
+                self.seen = []
+            plural = str(request.resource.plural or "")
+            if request.subresource:
+                plural = f"{plural}/{request.subresource}"
+            verb = rbac_verb(str(request.method.value).upper(), name=request.name, params=request.params)
+            self.seen.append((str(request.resource.group or ""), plural, verb))
         if request.resource is not None:
             if request.method == enums.method.PUT and request.name is not None:
                 return await self._put(request)

@@ -9,7 +9,7 @@ through a kubeconfig that points at the emulator; ``kube`` is a ``KubeStore`` th
 from __future__ import annotations
 
 import pathlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import kmock
 import kopf
@@ -39,8 +39,9 @@ _VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
 
 
 @pytest.fixture
-async def api_server() -> AsyncIterator[ApiServerEmulator]:
+async def api_server(request: pytest.FixtureRequest) -> AsyncIterator[ApiServerEmulator]:
     async with ApiServerEmulator() as emulator, kmock.Server(emulator):
+        request.node.wl_emulator = emulator  # read after teardown by _operator_stays_within_its_role
         for resource, (kind, subresources) in _RESOURCES.items():
             emulator.resources[resource] = kmock.ResourceInfo(
                 kind=kind, namespaced=True, verbs=_VERBS, subresources=subresources
@@ -89,3 +90,25 @@ async def operator(kubeconfig: str) -> AsyncIterator[kopf.Memo]:
     yield running.memo
     await running.stop()
     running.raise_failure()
+
+
+#: Every (apiGroup, resource, verb) the operator used across this folder's tests.
+USED_PERMISSIONS: set[tuple[str, str, str]] = set()
+
+
+@pytest.fixture(autouse=True)
+def _operator_stays_within_its_role(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test with an API server: every request the operator made (authenticated
+    requests; the tests' own client sends none) is one the chart's Role grants, since the
+    Role is REQUIRED_PERMISSIONS (tests/unit/chart compares them). A 403 on a real cluster
+    is caught here instead."""
+    yield
+    emulator: ApiServerEmulator | None = getattr(request.node, "wl_emulator", None)
+    if emulator is None:
+        return
+    granted = {
+        (group, resource, verb) for group, resource, verbs in kubestore.REQUIRED_PERMISSIONS for verb in verbs
+    }
+    seen = set(getattr(emulator, "seen", []))
+    USED_PERMISSIONS.update(seen)
+    assert seen - granted == set(), f"the operator used permissions its Role lacks: {sorted(seen - granted)}"
