@@ -34,6 +34,7 @@ from workspace_link import (
     link,
     listener,
     memstore,
+    peer_client,
     process_executor,
     protocol,
     resources,
@@ -194,6 +195,7 @@ class EmbeddedWorkspace:
                 self.ws,
                 name,
                 stopped=stop,
+                client_factory=peer_client.factory(self.ws.settings),
                 observer=self.link_observer,
                 sleep=self.link_sleep or asyncio.sleep,
             )

@@ -58,6 +58,7 @@ from workspace_link import (
     lifecycle,
     link,
     listener,
+    peer_client,
     resources,
     runner_api,
     settings,
@@ -360,7 +361,8 @@ async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Mem
     # link.run waits on an asyncio.Event-like flag; kopf's stopper is only awaitable via wait().
     relay_task = asyncio.create_task(relay())
     try:
-        await link.run(_runtime(memo).ws, name, stopped=flag)
+        ws = _runtime(memo).ws
+        await link.run(ws, name, stopped=flag, client_factory=peer_client.factory(ws.settings))
     finally:
         relay_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

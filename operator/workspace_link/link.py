@@ -533,17 +533,6 @@ class _Session:
 ClientFactory = Callable[[syncconfig.LinkConfig, syncconfig.LinkKeys], Any]
 
 
-def _default_client(ws: workspace.Workspace) -> ClientFactory:
-    def build(config: syncconfig.LinkConfig, keys: syncconfig.LinkKeys) -> Any:
-        # The HTTP shell is the default transport; imported here so this core module does not
-        # depend on httpx at import time (callers in tests and benches pass their own).
-        from workspace_link import peer_client
-
-        return peer_client.PeerClient(config=config, keys=keys, settings=ws.settings)
-
-    return build
-
-
 async def run(
     ws: workspace.Workspace,
     name: str,
@@ -551,19 +540,19 @@ async def run(
     stopped: Stopped,
     sleep: Sleep = asyncio.sleep,
     rng: random.Random | None = None,
+    client_factory: ClientFactory,
     observer: Observer | None = None,
-    client_factory: ClientFactory | None = None,
 ) -> None:
     """Keep the link of SyncConfig ``name`` going until ``stopped`` is set or it is deleted.
 
     ``sleep`` waits out intervals and backoff (tests pass a clock they control); ``observer`` is
-    told about every successful dialer exchange; ``client_factory`` builds the transport
-    (default: ``peer_client.PeerClient``).
+    told about every successful dialer exchange; ``client_factory`` builds the transport for a
+    config and its keys (the shells pass ``peer_client.factory``; this core imports no HTTP).
     """
     started = resources.now()
     reporter = _Reporter(ws, name)
     waits = backoff.Backoff(ws.settings.backoff_initial, ws.settings.backoff_max, rng or random.Random())
-    build = client_factory or _default_client(ws)
+    build = client_factory
     last_problem: str | None = None
     gc_every = (
         max(1.0, min(ws.settings.peer_lost_timeout / 4, 60.0))

@@ -18,7 +18,7 @@ verified against the link's accepted remote keys and bound to the request they a
 from __future__ import annotations
 
 import ssl
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 
 import httpx
 
@@ -191,3 +191,14 @@ class PeerClient:
         if 400 <= status < 500:
             return errors.PeerRefused(text, status=status, reason=reason)
         return errors.PeerUnreachable(text)
+
+
+def factory(
+    settings_: settings.Settings,
+) -> Callable[[syncconfig.LinkConfig, syncconfig.LinkKeys], PeerClient]:
+    """What ``link.run`` builds its transport with: one PeerClient per config and keys."""
+
+    def build(config: syncconfig.LinkConfig, keys: syncconfig.LinkKeys) -> PeerClient:
+        return PeerClient(config=config, keys=keys, settings=settings_)
+
+    return build
