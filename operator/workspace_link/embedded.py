@@ -30,10 +30,12 @@ from aiohttp import web
 
 from workspace_link import (
     errors,
+    exchange,
     lifecycle,
     link,
     listener,
     memstore,
+    metrics,
     peer_client,
     process_executor,
     protocol,
@@ -189,6 +191,11 @@ class EmbeddedWorkspace:
                 task = asyncio.get_running_loop().create_task(self._run_link(name, stop))
                 self._link_runs[name] = (stop, task)
 
+    def _observe_exchange(self, name: str, result: exchange.ExchangeResult) -> None:
+        metrics.observe_exchange(name, result)
+        if self.link_observer is not None:
+            self.link_observer(name, result)
+
     async def _run_link(self, name: str, stop: asyncio.Event) -> None:
         try:
             await link.run(
@@ -196,7 +203,7 @@ class EmbeddedWorkspace:
                 name,
                 stopped=stop,
                 client_factory=peer_client.factory(self.ws.settings),
-                observer=self.link_observer,
+                observer=self._observe_exchange,
                 sleep=self.link_sleep or asyncio.sleep,
             )
         except Exception:

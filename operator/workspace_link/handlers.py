@@ -58,6 +58,7 @@ from workspace_link import (
     lifecycle,
     link,
     listener,
+    metrics,
     peer_client,
     resources,
     runner_api,
@@ -362,7 +363,13 @@ async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Mem
     relay_task = asyncio.create_task(relay())
     try:
         ws = _runtime(memo).ws
-        await link.run(ws, name, stopped=flag, client_factory=peer_client.factory(ws.settings))
+        await link.run(
+            ws,
+            name,
+            stopped=flag,
+            client_factory=peer_client.factory(ws.settings),
+            observer=metrics.observe_exchange,
+        )
     finally:
         relay_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -25,6 +25,7 @@ from workspace_link import (
     errors,
     exchange,
     link,
+    metrics,
     protocol,
     replay,
     resources,
@@ -34,18 +35,6 @@ from workspace_link import (
 )
 
 logger = logging.getLogger(__name__)
-
-try:  # metrics are optional: the endpoint works without prometheus_client
-    import prometheus_client
-
-    REFUSALS: prometheus_client.Counter | None = prometheus_client.Counter(
-        "workspace_link_sync_refusals", "Sync requests refused, by reason", ["reason"]
-    )
-    EXCHANGES: prometheus_client.Counter | None = prometheus_client.Counter(
-        "workspace_link_sync_exchanges", "Sync requests answered with 200, by SyncConfig", ["config"]
-    )
-except (ImportError, ValueError):  # ValueError: registered twice (module reloaded)
-    REFUSALS = EXCHANGES = None
 
 WS_KEY: web.AppKey[workspace.Workspace] = web.AppKey("workspace", workspace.Workspace)
 REPLAY_KEY: web.AppKey[replay.ReplayCache] = web.AppKey("replay", replay.ReplayCache)
@@ -74,8 +63,7 @@ class Refusal(Exception):
 
 
 def _refuse(error: Refusal) -> web.Response:
-    if REFUSALS is not None:
-        REFUSALS.labels(reason=error.reason).inc()
+    metrics.SYNC_REFUSALS.labels(reason=error.reason).inc()
     return web.Response(
         status=error.status,
         body=protocol.encode_error(error.status, error.reason, error.message),
@@ -229,8 +217,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         body=body,
         request_headers=headers,
     )
-    if EXCHANGES is not None:
-        EXCHANGES.labels(config=name).inc()
+    metrics.SYNC_EXCHANGES.labels(config=name).inc()
     response = web.Response(status=200, body=body)
     for key, value in added.items():
         response.headers[key] = value

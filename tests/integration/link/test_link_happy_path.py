@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import httpx
+import prometheus_client
 from link_harness import SETTINGS, Linked, wait_until
 
 from workspace_link import labels, resources
@@ -59,3 +61,26 @@ async def test_a_new_idle_link_shows_connected_without_waiting_out_a_long_poll(l
         return conditions.get("Connected") == "True"
 
     await wait_until(linked.a, connected, timeout=15.0)
+
+
+async def test_exchanges_and_refusals_are_counted_for_prometheus(linked: Linked) -> None:
+    def sample(name: str, **labels_: str) -> float:
+        return prometheus_client.REGISTRY.get_sample_value(name, labels_) or 0.0
+
+    before_dialer = sample("workspace_link_dialer_exchanges_total", config="link-to-b")
+    before_sent = sample("workspace_link_messages_sent_total", config="link-to-b")
+    before_missing = sample("workspace_link_sync_refusals_total", reason="missing")
+    await linked.load_flows("a")
+    await linked.link()
+    await linked.run("main-1", "main")
+    await linked.finished("main-1")
+    async with httpx.AsyncClient(verify=False) as client:
+        refused = await client.post(
+            linked.b.sync_url_for("link-to-a"), content=b"{}", headers={"Content-Type": "application/json"}
+        )
+    assert refused.status_code == 401
+
+    assert sample("workspace_link_dialer_exchanges_total", config="link-to-b") > before_dialer
+    assert sample("workspace_link_messages_sent_total", config="link-to-b") >= before_sent + 1
+    assert sample("workspace_link_sync_exchanges_total", config="link-to-a") > 0
+    assert sample("workspace_link_sync_refusals_total", reason="missing") == before_missing + 1
