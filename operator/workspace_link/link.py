@@ -560,6 +560,7 @@ async def run(
         else IDLE_RECHECK
     )
     gc_task: asyncio.Task[None] | None = None
+    loaded_keys: tuple[Any, ...] | None = None
 
     async def gc_loop() -> None:
         while not stopped.is_set():
@@ -586,6 +587,12 @@ async def run(
             last_problem = None
             config, keys = current
             reporter.generation = config.generation
+            loaded = (keys.key_id, tuple(sorted(keys.remote_keys)), keys.ca_pem)
+            if loaded_keys is not None and loaded != loaded_keys:
+                # A rotated key Secret: the status (keyId, KeysLoaded) follows without a restart.
+                with contextlib.suppress(errors.NotFound):
+                    await reconcile_config(ws, await ws.store.get(resources.SYNC_CONFIG, name))
+            loaded_keys = loaded
             if not config.enabled or not config.dialer:
                 # A disabled link idles until its SyncConfig changes; a listener's exchanges
                 # arrive through ``listener``.
