@@ -339,6 +339,13 @@ async def pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
 
 
 # -- links ----------------------------------------------------------------------------------------
+@kopf.on.event("", "v1", "secrets", registry=registry)
+async def secret_event(memo: kopf.Memo, **_: Any) -> None:
+    # A key Secret may have been rotated: links re-read their keys (cached by resourceVersion)
+    # and their status follows at once instead of at the next idle re-check.
+    _runtime(memo).ws.changes.notify()
+
+
 def _enabled(spec: kopf.Spec, **_: Any) -> bool:
     return spec.get("enabled", True) is not False
 
