@@ -177,13 +177,19 @@ async def once(
     hold: float,
     state: DialerState,
     send_messages: bool = True,
+    outbox: list[protocol.Message] | None = None,
 ) -> ExchangeResult:
     """One exchange from the dialer: send the outbox and owed acks, apply the answer.
 
     ``send_messages`` False sends only acks (the long-poll task leaves messages to the sender
-    task, so the two do not carry the same messages at once). Raises ``errors.PeerError``.
+    task, so the two do not carry the same messages at once). ``outbox``: what the caller has
+    just computed with ``compute_outbox``, so the store is not listed twice. Raises
+    ``errors.PeerError``.
     """
-    messages = await compute_outbox(ws, config) if send_messages else []
+    if not send_messages:
+        messages: list[protocol.Message] = []
+    else:
+        messages = outbox if outbox is not None else await compute_outbox(ws, config)
     acks = state.take()
     request = protocol.Envelope(
         sender=sender(ws, config, keys),

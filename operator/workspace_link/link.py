@@ -454,7 +454,9 @@ class _Session:
             return False
         return True
 
-    async def exchange(self, *, hold: float, send_messages: bool) -> exchange.ExchangeResult | None:
+    async def exchange(
+        self, *, hold: float, send_messages: bool, outbox: list[protocol.Message] | None = None
+    ) -> exchange.ExchangeResult | None:
         try:
             result = await exchange.once(
                 self.ws,
@@ -464,6 +466,7 @@ class _Session:
                 hold=hold,
                 state=self.state,
                 send_messages=send_messages,
+                outbox=outbox,
             )
         except (errors.PeerError, errors.StoreError) as exc:
             logger.info("link %s: exchange failed: %s", self.config.name, exc)
@@ -492,9 +495,9 @@ class _Session:
             since = self.ws.changes.counter
             if not await self.still_current():
                 return
-            pending = bool(self.state) or bool(await exchange.compute_outbox(self.ws, self.config))
-            if pending:
-                result = await self.exchange(hold=0.0, send_messages=True)
+            outbox = await exchange.compute_outbox(self.ws, self.config)
+            if outbox or self.state:
+                result = await self.exchange(hold=0.0, send_messages=True, outbox=outbox)
                 if result is None or result.progressed:
                     continue
             await _wait(self.ws, self.stopped, since=since)

@@ -29,8 +29,10 @@ class Settings:
     #: Capped exponential backoff with full jitter after a failed exchange (seconds).
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
-    #: Most messages put into one exchange; the rest follow in the next one at once.
-    exchange_batch: int = 200
+    #: Most messages put into one exchange; the rest follow in the next one at once. The
+    #: protocol's own cap (500), so a backlog (mirroring past executions) takes few exchanges;
+    #: bodies stay under ``max_body_bytes`` because the outbox also bounds them by size.
+    exchange_batch: int = 500
     #: Seconds for one HTTP exchange beyond the hold (connect + transfer).
     exchange_timeout: float = 30.0
     #: Seconds a runner pod may stay unscheduled or unable to pull its image before the
