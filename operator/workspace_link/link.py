@@ -309,15 +309,11 @@ def _reason(error: Exception) -> str:
     return type(error).__name__
 
 
-#: Listener-side reporters, one per (workspace, SyncConfig); the listener has no loop of its own.
-_LISTENER_REPORTERS: dict[tuple[int, str], _Reporter] = {}
-
-
 def _listener_reporter(ws: workspace.Workspace, name: str) -> _Reporter:
-    key = (id(ws), name)
-    reporter = _LISTENER_REPORTERS.get(key)
-    if reporter is None or reporter.ws is not ws:
-        reporter = _LISTENER_REPORTERS[key] = _Reporter(ws, name)
+    """The listener has no loop of its own: its reporter lives on the workspace."""
+    reporter = ws.listener_reporters.get(name)
+    if not isinstance(reporter, _Reporter):
+        reporter = ws.listener_reporters[name] = _Reporter(ws, name)
     return reporter
 
 
@@ -410,7 +406,7 @@ async def _check_lost_peer(
         return
     last = _last_contact(body, started)
     # The freshest contact may not be written to the status yet (it is written sparingly).
-    for seen in (reporter, _LISTENER_REPORTERS.get((id(ws), name))):
+    for seen in (reporter, ws.listener_reporters.get(name)):
         if seen is not None and seen.ws is ws and seen.last_success:
             last = max(last, resources.parse_timestamp(seen.last_success))
     now = resources.now()

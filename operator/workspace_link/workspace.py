@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 from workspace_link import executor, settings
 from workspace_link import store as stores
@@ -62,6 +63,9 @@ class Workspace:
     changes: Changes = field(default_factory=Changes)
     #: Where key Secrets live when they sit in a separate keys namespace (None = ``store``).
     keys_store: stores.Store | None = None
+    #: The listener side's status reporters by SyncConfig name (``link`` keeps them here so they
+    #: live and die with this workspace; memory only, nothing to send is derived from them).
+    listener_reporters: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def secrets(self) -> stores.Store:
