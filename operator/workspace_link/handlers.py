@@ -62,6 +62,7 @@ from workspace_link import (
     peer_client,
     resources,
     runner_api,
+    servingcert,
     settings,
     workspace,
 )
@@ -93,6 +94,8 @@ class Runtime:
     servers: list[web.AppRunner] = field(default_factory=list)
     runner_api: runner_api.Server | None = None
     health: health.Server | None = None
+    #: Follows the listener's certificate files (renewed in place by cert-manager).
+    certificate_task: asyncio.Task[None] | None = None
 
 
 def operator_settings() -> kopf.OperatorSettings:
@@ -180,22 +183,12 @@ def at_the_edge() -> Iterator[None]:
         raise kopf.PermanentError(str(exc)) from exc
 
 
-def _tls_context(wl_settings: settings.Settings) -> ssl.SSLContext | None:
+def _serving_certificate(wl_settings: settings.Settings) -> servingcert.ServingCertificate | None:
     if not wl_settings.tls_cert_file:
         return None
     if not wl_settings.tls_key_file:
         raise errors.SpecError("must be set together with WL_TLS_CERT_FILE", field="WL_TLS_KEY_FILE")
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    try:
-        context.load_cert_chain(wl_settings.tls_cert_file, wl_settings.tls_key_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise errors.SpecError(
-            f"cannot load the TLS certificate {wl_settings.tls_cert_file} and key"
-            f" {wl_settings.tls_key_file}: {exc.strerror or exc}",
-            field="WL_TLS_CERT_FILE",
-        ) from exc
-    return context
+    return servingcert.ServingCertificate(wl_settings.tls_cert_file, wl_settings.tls_key_file)
 
 
 async def _serve(
@@ -243,11 +236,16 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
     runtime = Runtime(ws=ws, executor=executor, api_client=api_client)
     memo[_MEMO_KEY] = runtime
     try:
+        certificate = _serving_certificate(wl_settings)
         runtime.servers.append(
             await _serve(
-                listener.create_app(ws), port=wl_settings.sync_port, ssl_context=_tls_context(wl_settings)
+                listener.create_app(ws),
+                port=wl_settings.sync_port,
+                ssl_context=certificate.context if certificate else None,
             )
         )
+        if certificate is not None:
+            runtime.certificate_task = asyncio.create_task(certificate.follow())
         runtime.runner_api = runner_api.Server(ws, host="0.0.0.0", port=wl_settings.runner_port)  # noqa: S104
         await runtime.runner_api.start()
         runtime.health = health.Server(port=wl_settings.health_port)
@@ -273,6 +271,10 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 async def _stop(runtime: Runtime) -> None:
+    if runtime.certificate_task is not None:
+        runtime.certificate_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.certificate_task
     for app_runner in runtime.servers:
         await app_runner.cleanup()
     runtime.servers.clear()
