@@ -250,8 +250,17 @@ class _Reporter:
             "messagesSent": self.sent,
             "messagesReceived": self.received,
         }
-        self.exchanges = self.failures = self.sent = self.received = 0
-        await _update_status(self.ws, self.name, lambda status: self._apply(status, counts))
+        try:
+            await _update_status(self.ws, self.name, lambda status: self._apply(status, counts))
+        except errors.StoreError as exc:
+            # The API server is briefly unavailable: keep the counts and write them next time.
+            logger.warning("SyncConfig %s: could not write its status (will retry): %s", self.name, exc)
+            self.exchanges += counts["exchanges"]
+            self.failures += counts["failures"]
+            self.sent += counts["messagesSent"]
+            self.received += counts["messagesReceived"]
+            self._dirty = True
+            self._written_state = None
 
     async def _flush_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
@@ -445,6 +454,11 @@ class _Session:
             current = await _current(self.ws, self.config.name)
         except (errors.SpecError, errors.KeyLoadError):
             current = None
+        except errors.StoreError as exc:
+            # Not a config change: the store is briefly unavailable. Back off, keep the session.
+            logger.warning("SyncConfig %s: could not re-read it (will retry): %s", self.config.name, exc)
+            await _wait(self.ws, self.stopped, seconds=self.waits.failed(), sleep=self.sleep)
+            return True
         if current is None or _fingerprint(*current) != self.fingerprint:
             self.ended.set()
             return False
@@ -491,7 +505,12 @@ class _Session:
             since = self.ws.changes.counter
             if not await self.still_current():
                 return
-            outbox = await exchange.compute_outbox(self.ws, self.config)
+            try:
+                outbox = await exchange.compute_outbox(self.ws, self.config)
+            except errors.StoreError as exc:
+                logger.warning("link %s: could not read what to send (will retry): %s", self.config.name, exc)
+                await _wait(self.ws, self.stopped, seconds=self.waits.failed(), sleep=self.sleep)
+                continue
             if outbox or self.state:
                 result = await self.exchange(hold=0.0, send_messages=True, outbox=outbox)
                 if result is None or result.progressed:
@@ -563,7 +582,11 @@ async def run(
 
     async def gc_loop() -> None:
         while not stopped.is_set():
-            await _check_lost_peer(ws, name, started, reporter)
+            try:
+                await _check_lost_peer(ws, name, started, reporter)
+            except errors.StoreError as exc:
+                # Checked again at the next round; a lost peer stays lost until then.
+                logger.warning("SyncConfig %s: lost-peer check failed (will retry): %s", name, exc)
             await _wait(ws, stopped, seconds=gc_every, sleep=sleep)
 
     try:
@@ -581,6 +604,11 @@ async def run(
                 # Keys may be fixed by a Secret change: re-check on changes, backing off.
                 await _wait(ws, stopped, since=since, seconds=waits.failed())
                 continue
+            except errors.StoreError as exc:
+                # The API server is briefly unavailable: not a reason to end the link.
+                logger.warning("SyncConfig %s: could not read it (will retry): %s", name, exc)
+                await _wait(ws, stopped, seconds=waits.failed(), sleep=sleep)
+                continue
             if current is None:
                 return
             last_problem = None
@@ -589,8 +617,10 @@ async def run(
             loaded = (keys.key_id, tuple(sorted(keys.remote_keys)), keys.ca_pem)
             if loaded_keys is not None and loaded != loaded_keys:
                 # A rotated key Secret: the status (keyId, KeysLoaded) follows without a restart.
-                with contextlib.suppress(errors.NotFound):
+                try:
                     await reconcile_config(ws, await ws.store.get(resources.SYNC_CONFIG, name))
+                except errors.WorkspaceLinkError as exc:
+                    logger.warning("SyncConfig %s: could not refresh its status: %s", name, exc)
             loaded_keys = loaded
             if not config.enabled or not config.dialer:
                 # A disabled link idles until its SyncConfig changes; a listener's exchanges
