@@ -111,7 +111,11 @@ def operator_settings() -> kopf.OperatorSettings:
     # undeclared status.kopf, and our status writes replace the whole status conditionally.
     config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=labels.GROUP)
     config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=labels.GROUP, key="last-handled-configuration"
+        prefix=labels.GROUP,
+        key="last-handled-configuration",
+        # A script and inputs may be 256 KiB each: copied into an annotation they would break
+        # the API server's 256 KiB limit on annotations. No handler reacts to their changes.
+        ignored_fields=["spec.script", "spec.inputs"],
     )
     return config
 

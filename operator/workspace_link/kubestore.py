@@ -87,7 +87,7 @@ REQUIRED_PERMISSIONS: Final[tuple[tuple[str, str, frozenset[str]], ...]] = (
     (labels.GROUP, "executions/finalizers", frozenset({"update"})),
     ("batch", "jobs", frozenset({"get", "list", "watch", "create", "delete"})),
     ("", "pods", frozenset({"get", "list", "watch"})),
-    ("", "secrets", frozenset({"get", "list", "watch", "create", "delete"})),
+    ("", "secrets", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     ("", "configmaps", frozenset({"get"})),
     ("", "events", frozenset({"create"})),
     ("events.k8s.io", "events", frozenset({"create"})),

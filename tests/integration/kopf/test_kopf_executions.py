@@ -242,3 +242,25 @@ async def test_a_running_execution_whose_job_is_gone_at_startup_fails_instead_of
     finally:
         await operator.stop()
     operator.raise_failure()
+
+
+async def test_kopf_keeps_the_script_out_of_its_annotations(
+    kube: kubestore.KubeStore, operator: kopf.Memo
+) -> None:
+    # A 200 KiB script (the CRD allows 256 KiB): copied into kopf's last-handled-configuration
+    # annotation it would break the API server's 256 KiB limit on all annotations together.
+    script = "def handler(system, this):\n    return this.success('big')\n" + "# padding\n" * 20_000
+    body = _execution("big-script")
+    body["spec"] = {"script": script, "inputs": {"blob": "x" * 1000}}
+    await kube.create("Execution", body)
+    await eventually(lambda: _get(kube, kubestore.JOB, naming.job_name("big-script")), what="the Job")
+
+    async def handled() -> dict[str, Any] | None:
+        found = await _get(kube, "Execution", "big-script")
+        annotations = (found or {}).get("metadata", {}).get("annotations") or {}
+        return annotations if "workspacelink.io/last-handled-configuration" in annotations else None
+
+    annotations = await eventually(handled, what="kopf's annotation")
+    assert "padding" not in "".join(annotations.values())
+    assert "x" * 1000 not in "".join(annotations.values())
+    assert sum(len(value) for value in annotations.values()) < 4096
