@@ -9,9 +9,11 @@ What kopf is asked to do, and why:
 
 - Executions: ``on.resume``/``on.create``/``on.update(spec)`` call ``lifecycle.reconcile``
   (level-triggered and idempotent, so kopf's retries are safe); every event wakes
-  ``ws.changes`` (dialers send at once, long-polls and runner waits end). ``on.delete`` runs
-  ``lifecycle.cleanup`` behind kopf's finalizer, so the Job and the runner Secret go even where
-  the API server's GC would be late; mirrors never run and get no finalizer.
+  ``ws.changes`` (dialers send at once, long-polls and runner waits end). A ``DELETED`` event
+  runs ``lifecycle.cleanup`` (Job and runner Secret deleted at once). No finalizer on
+  Executions: one that only the operator removes would hang namespace deletion and
+  uninstalls, and the API server's GC removes what an interrupted cleanup leaves (both carry
+  ownerReferences to the Execution).
 - Jobs and runner pods (label-filtered): their changes become ``lifecycle.run_ended`` through
   ``job_executor`` (deadline, OOM, exit code, image pull, unschedulable).
 - SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link.reconcile_config``; a
@@ -291,10 +293,6 @@ async def _stop(runtime: Runtime) -> None:
 
 
 # -- executions ---------------------------------------------------------------------------------
-def _not_a_mirror(spec: kopf.Spec, **_: Any) -> bool:
-    return not spec.get("mirror")
-
-
 def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
     # Mirrors never run and a terminal phase is final: at startup kopf resumes every
     # execution, and thousands of finished ones need no reconcile (not even a read).
@@ -310,15 +308,18 @@ async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
-async def execution_event(memo: kopf.Memo, **_: Any) -> None:
+async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
     # Any change to any execution may be something a dialer must send or a waiter must see.
-    _runtime(memo).ws.changes.notify()
-
-
-@kopf.on.delete(_GROUP, _VERSION, "executions", when=_not_a_mirror, registry=registry)
-async def execution_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    with at_the_edge():
-        await lifecycle.cleanup(_runtime(memo).ws, _plain(body))
+    runtime.ws.changes.notify()
+    if type == "DELETED" and not body.spec.get("mirror"):
+        # Delete the Job and the runner Secret at once. No finalizer: a finalizer only the
+        # operator can remove would hang namespace deletion and uninstalls; the API server's
+        # garbage collector (ownerReferences) removes them anyway if this attempt fails.
+        try:
+            await lifecycle.cleanup(runtime.ws, _plain(body))
+        except errors.WorkspaceLinkError as exc:
+            logger.warning("Execution %s: cleanup left to garbage collection: %s", body.metadata.name, exc)
 
 
 # -- runner Jobs and pods -----------------------------------------------------------------------

@@ -56,6 +56,8 @@ async def test_an_execution_gets_its_job_and_runner_secret(
 
     running = await eventually(lambda: _phase(kube, "hello-1", "Running"), what="phase Running")
     assert running["status"]["jobName"] == job["metadata"]["name"]
+    # No finalizer that only the operator could remove (it would hang namespace deletion).
+    assert not running["metadata"].get("finalizers")
 
     secret_name = naming.runner_secret_name("hello-1")
     secret = await kube.get("Secret", secret_name)
@@ -139,10 +141,11 @@ async def test_a_deleted_execution_leaves_no_job_or_secret_behind(
 
     await kube.delete("Execution", "hello-6")
 
-    # The emulator has no garbage collector: these go because the operator deletes them.
+    # The emulator has no garbage collector: these go because the operator deletes them when
+    # it sees the Execution deleted (no finalizer holds the Execution back meanwhile).
     await eventually(lambda: _absent(kube, "Execution", "hello-6"), what="the Execution to go")
-    assert await _get(kube, kubestore.JOB, job["metadata"]["name"]) is None
-    assert await _get(kube, "Secret", secret_name) is None
+    await eventually(lambda: _absent(kube, kubestore.JOB, job["metadata"]["name"]), what="the Job to go")
+    await eventually(lambda: _absent(kube, "Secret", secret_name), what="the runner Secret to go")
 
 
 async def test_a_cancelled_execution_is_cancelled_and_its_job_deleted(
