@@ -326,11 +326,8 @@ async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
 @kopf.on.event("batch", "v1", "jobs", labels=_RUNNER_LABELS, registry=registry)
 async def job_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
-    # Event handlers are not retried by kopf: log, and the next Job event tries again.
-    try:
-        await runtime.executor.job_changed(runtime.ws, _plain(body), deleted=type == "DELETED")
-    except errors.WorkspaceLinkError as exc:
-        logger.warning("Job %s: could not report its outcome: %s", body.metadata.name, exc)
+    # kopf never retries an event handler: the executor retries a failed report itself.
+    await runtime.executor.report_job(runtime.ws, _plain(body), deleted=type == "DELETED")
 
 
 @kopf.on.event("", "v1", "pods", labels=_RUNNER_LABELS, registry=registry)
@@ -339,10 +336,7 @@ async def pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
     if type == "DELETED":
         runtime.executor.pod_gone(_plain(body))
         return
-    try:
-        await runtime.executor.pod_changed(runtime.ws, _plain(body))
-    except errors.WorkspaceLinkError as exc:
-        logger.warning("pod %s: could not report its problem: %s", body.metadata.name, exc)
+    await runtime.executor.report_pod(runtime.ws, _plain(body))
 
 
 # -- links ----------------------------------------------------------------------------------------

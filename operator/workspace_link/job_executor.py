@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from workspace_link import errors, jobs, kubestore, labels, lifecycle, naming, resources, settings, workspace
@@ -31,6 +32,10 @@ logger = logging.getLogger(__name__)
 #: Foreground would keep the Job until its pods are gone; nobody waits on that, Background
 #: removes the Job at once and the API server's GC removes the pods right after.
 PROPAGATION: Final = "Background"
+#: Retries of a Job's or pod's outcome report after a store failure: seconds, doubling, capped.
+RETRY_INITIAL: Final = 1.0
+RETRY_MAX: Final = 60.0
+RETRY_ATTEMPTS: Final = 12
 
 
 class JobExecutor:
@@ -150,6 +155,55 @@ class JobExecutor:
         # The pod would keep pulling or waiting for a node forever: stop it.
         await self.cancel(execution)
 
+    async def report_job(
+        self, ws: workspace.Workspace, job: resources.Body, *, deleted: bool = False
+    ) -> None:
+        """``job_changed``, retried with backoff when the store fails: kopf never retries an
+        event handler, and a finished Job sends no further event to try again on."""
+        await self._reliably(
+            f"job:{resources.uid(job) or resources.name(job)}",
+            lambda: self.job_changed(ws, job, deleted=deleted),
+            what=f"Job {resources.name(job)}",
+        )
+
+    async def report_pod(self, ws: workspace.Workspace, pod: resources.Body) -> None:
+        """``pod_changed``, retried with backoff when the store fails (a stuck pod is quiet)."""
+        await self._reliably(
+            f"pod-retry:{resources.uid(pod) or resources.name(pod)}",
+            lambda: self.pod_changed(ws, pod),
+            what=f"pod {resources.name(pod)}",
+        )
+
+    async def _reliably(self, key: str, attempt: Callable[[], Awaitable[None]], *, what: str) -> None:
+        try:
+            await attempt()
+            return
+        except errors.WorkspaceLinkError as exc:
+            logger.warning("%s: could not report its outcome (will retry): %s", what, exc)
+
+        async def retry() -> None:
+            delay = RETRY_INITIAL
+            for _ in range(RETRY_ATTEMPTS):
+                await asyncio.sleep(delay)
+                try:
+                    await attempt()
+                except errors.WorkspaceLinkError as exc:
+                    logger.warning("%s: could not report its outcome (will retry): %s", what, exc)
+                    delay = min(delay * 2, RETRY_MAX)
+                else:
+                    return
+            logger.error("%s: gave up reporting its outcome after %d attempts", what, RETRY_ATTEMPTS)
+
+        self._forget(key)
+        task = asyncio.get_running_loop().create_task(retry())
+        self._rechecks[key] = task
+
+        def done(finished: asyncio.Task[None]) -> None:
+            if self._rechecks.get(key) is finished:
+                del self._rechecks[key]
+
+        task.add_done_callback(done)
+
     def pod_gone(self, pod: resources.Body) -> None:
         self._forget(resources.uid(pod) or resources.name(pod))
 
@@ -187,11 +241,15 @@ class JobExecutor:
         self._rechecks.pop(key, None)
         try:
             pod = await self._store.get(kubestore.POD, pod_name)
-            await self.pod_changed(ws, pod)
         except errors.NotFound:
             return
         except errors.WorkspaceLinkError as exc:
-            logger.warning("re-check of pod %s failed: %s", pod_name, exc)
+            logger.warning("re-check of pod %s failed (will retry): %s", pod_name, exc)
+            self._schedule_recheck(
+                ws, key, pod_name, resources.now() + datetime.timedelta(seconds=RETRY_INITIAL)
+            )
+            return
+        await self.report_pod(ws, pod)
 
     def _forget(self, key: str) -> None:
         task = self._rechecks.pop(key, None)
