@@ -261,6 +261,10 @@ def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Statu
     if not isinstance(outputs, Mapping):
         raise errors.SpecError("must be an object", field="outputs")
     merged = {**dict(status.get("outputs") or {}), **copy.deepcopy(dict(outputs))}
+    if len(merged) > protocol.MAX_OBJECT_KEYS:
+        raise OutputsTooLarge(
+            f"would have {len(merged)} keys, over the limit of {protocol.MAX_OBJECT_KEYS}", field="outputs"
+        )
     size = outputs_size(merged)
     if size > protocol.MAX_OUTPUTS_BYTES:
         raise OutputsTooLarge(

@@ -375,6 +375,10 @@ def _inputs_checked(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(inputs, Mapping):
         raise errors.SpecError("must be an object", field="inputs")
+    if len(inputs) > protocol.MAX_OBJECT_KEYS:
+        raise errors.SpecError(
+            f"has {len(inputs)} keys, over the limit of {protocol.MAX_OBJECT_KEYS}", field="inputs"
+        )
     try:
         size = execution.outputs_size(inputs)
     except errors.SpecError:
@@ -404,9 +408,13 @@ async def start_child(
     if remote_workspace is not None and (not isinstance(remote_workspace, str) or not remote_workspace):
         raise errors.SpecError("must be a non-empty string", field="remoteWorkspace")
     if timeout_seconds is not None and (
-        isinstance(timeout_seconds, bool) or not isinstance(timeout_seconds, int) or timeout_seconds < 1
+        isinstance(timeout_seconds, bool)
+        or not isinstance(timeout_seconds, int)
+        or not 1 <= timeout_seconds <= protocol.MAX_TIMEOUT_SECONDS
     ):
-        raise errors.SpecError("must be an integer >= 1", field="timeoutSeconds")
+        raise errors.SpecError(
+            f"must be an integer from 1 to {protocol.MAX_TIMEOUT_SECONDS}", field="timeoutSeconds"
+        )
     child_inputs = _inputs_checked(inputs)
     parent = resources.name(parent_body)
     if resources.is_terminal(parent_body):

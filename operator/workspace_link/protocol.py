@@ -50,6 +50,10 @@ MAX_HOLD_SECONDS: Final = 25
 MAX_NAME_CHARS: Final = 253
 MAX_UID_CHARS: Final = 63
 MAX_REASON_CHARS: Final = 128
+#: Top-level keys of inputs and of outputs, and the longest timeout: the CRDs' bounds, so a
+#: body this side accepts is one the API server accepts too.
+MAX_OBJECT_KEYS: Final = 256
+MAX_TIMEOUT_SECONDS: Final = 2592000
 MAX_TIME_CHARS: Final = 64
 #: Largest integer every JSON implementation represents exactly (2^53 - 1).
 MAX_VERSION: Final = 9007199254740991
@@ -478,6 +482,8 @@ def _version(obj: Mapping[str, Any], key: str, path: str) -> int:
 def _json_object(obj: Mapping[str, Any], key: str, path: str, *, max_bytes: int) -> dict[str, Any]:
     where = _join(path, key)
     value = _object(obj[key], where)
+    if len(value) > MAX_OBJECT_KEYS:
+        _fail(where, f"more than {MAX_OBJECT_KEYS} keys")
     try:
         size = len(
             json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
@@ -525,7 +531,9 @@ def _start(p: Mapping[str, Any], path: str) -> Start:
         required=("originUid", "originName", "script", "inputs", "version"),
         optional=("flow", "startedBy", "timeoutSeconds"),
     )
-    timeout = _optional(p, "timeoutSeconds", path, _version)
+    timeout = _optional(
+        p, "timeoutSeconds", path, lambda o, k, w: _integer(o, k, w, maximum=MAX_TIMEOUT_SECONDS)
+    )
     return Start(
         origin_uid=_uid(p, "originUid", path),
         origin_name=_name(p, "originName", path),

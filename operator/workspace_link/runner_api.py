@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from workspace_link import errors, execution, lifecycle, naming, resources, workspace
+from workspace_link import errors, execution, lifecycle, naming, protocol, resources, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -238,8 +238,12 @@ async def _post_end(request: web.Request) -> web.Response:
         raise _Refused(400, "phase: must be one of Succeeded, Failed, Cancelled")
     if message is not None and not isinstance(message, str):
         raise _Refused(400, "message: must be a string")
-    if reason is not None and (not isinstance(reason, str) or not reason.isidentifier()):
-        raise _Refused(400, "reason: must be a CamelCase word")
+    if reason is not None and (
+        not isinstance(reason, str) or not reason.isidentifier() or len(reason) > protocol.MAX_REASON_CHARS
+    ):
+        raise _Refused(
+            400, f"reason: must be a CamelCase word of at most {protocol.MAX_REASON_CHARS} characters"
+        )
     await lifecycle.end(ws, resources.name(me), phase, message, reason)
     return web.json_response({})
 

@@ -88,6 +88,15 @@ def test_outputs_over_the_cap_are_refused_naming_the_field() -> None:
     assert "over the limit" in str(info.value)
 
 
+def test_outputs_with_more_keys_than_the_crd_allows_are_refused() -> None:
+    status = execution.save_outputs(running(), {f"k{i}": i for i in range(protocol.MAX_OBJECT_KEYS)})
+    with pytest.raises(errors.SpecError) as info:
+        execution.save_outputs(status, {"one-more": 1})
+    assert info.value.field == "outputs"
+    assert f"over the limit of {protocol.MAX_OBJECT_KEYS}" in str(info.value)
+    assert execution.save_outputs(status, {"k0": "replaced"})["outputs"]["k0"] == "replaced"
+
+
 def test_outputs_must_be_json() -> None:
     with pytest.raises(errors.SpecError) as info:
         execution.save_outputs(running(), {"when": NOW})

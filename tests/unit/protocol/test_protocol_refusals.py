@@ -152,6 +152,18 @@ CASES: list[tuple[str, Mutation, str, bool]] = [
         False,
     ),
     ("inputs not an object", _set(f"{START}/inputs", [1, 2]), "messages[2].payload.inputs", True),
+    (
+        "inputs with more keys than the CRD allows",
+        _set(f"{START}/inputs", {f"k{i}": i for i in range(protocol.MAX_OBJECT_KEYS + 1)}),
+        "messages[2].payload.inputs",
+        True,
+    ),
+    (
+        "timeout longer than the CRD allows",
+        _set(f"{START}/timeoutSeconds", protocol.MAX_TIMEOUT_SECONDS + 1),
+        "messages[2].payload.timeoutSeconds",
+        True,
+    ),
     ("version a boolean", _set(f"{START}/version", True), "messages[2].payload.version", True),
     ("version zero", _set(f"{START}/version", 0), "messages[2].payload.version", True),
     ("version a float", _set(f"{START}/version", 1.5), "messages[2].payload.version", True),
