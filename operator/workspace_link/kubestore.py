@@ -164,11 +164,14 @@ def translate_api_error(
         return errors.Conflict(f"{what} was modified meanwhile (stale resourceVersion): {message}")
     if status == 403:
         group = _group_of(api_version)
-        return errors.StoreError(
-            f"forbidden: the operator may not {verb} {resource}"
-            f" (apiGroup {group!r}) in namespace {namespace}; grant it in the operator's Role."
-            f" The API server said: {message}"
-        )
+        if "cannot " in message:  # RBAC's wording: 'User "x" cannot create resource "jobs" ...'
+            return errors.StoreError(
+                f"forbidden: the operator may not {verb} {resource}"
+                f" (apiGroup {group!r}) in namespace {namespace}; grant it in the operator's Role."
+                f" The API server said: {message}"
+            )
+        # Quota, a terminating namespace, an admission webhook: the server's words say which.
+        return errors.StoreError(f"the API server refused to {verb} {what}: {message}")
     if status in (400, 422):
         causes = (server.get("details") or {}).get("causes") or []
         fields = [str(c.get("field")) for c in causes if isinstance(c, dict) and c.get("field")]

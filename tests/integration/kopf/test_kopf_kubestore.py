@@ -100,6 +100,23 @@ async def test_a_forbidden_request_says_which_permission_is_missing(
     assert "may not create jobs (apiGroup 'batch') in namespace ws-a" in str(caught.value)
 
 
+async def test_a_quota_refusal_is_not_blamed_on_rbac(
+    kube: kubestore.KubeStore, api_server: ApiServerEmulator
+) -> None:
+    api_server["post", kmock.resource("batch", "v1", "jobs")] << kmock.KubernetesError(
+        status=403,
+        reason="Forbidden",
+        message='jobs.batch "j" is forbidden: exceeded quota: compute, requested: count/jobs.batch=1',
+    )
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {}}
+
+    with pytest.raises(errors.StoreError) as caught:
+        await kube.create(kubestore.JOB, job)
+
+    assert "exceeded quota" in str(caught.value)
+    assert "Role" not in str(caught.value)
+
+
 async def test_a_rejected_object_names_the_field(
     kube: kubestore.KubeStore, api_server: ApiServerEmulator
 ) -> None:
