@@ -70,6 +70,20 @@ def reason_of(call: Any, **kwargs: Any) -> errors.SignatureError:
     return info.value
 
 
+def request_refusal(
+    headers: dict[str, str], key: rsa.RSAPrivateKey, clock: FakeClock
+) -> errors.SignatureError:
+    """Why a POST of BODY to PATH with ``headers`` is refused by a verifier holding ``key``."""
+    return reason_of(
+        signatures.verify_request,
+        verifier=make_verifier([key], clock),
+        method="POST",
+        path=PATH,
+        headers=headers,
+        body=BODY,
+    )
+
+
 def test_a_signed_request_verifies(key_a: rsa.RSAPrivateKey, clock: FakeClock) -> None:
     headers = signed_request(signatures.Signer(key_a, clock=clock))
     seen = signatures.verify_request(
@@ -151,14 +165,7 @@ def test_a_tampered_request_is_refused(
 
 def test_a_tampered_content_type_is_refused(key_a: rsa.RSAPrivateKey, clock: FakeClock) -> None:
     headers = {**signed_request(signatures.Signer(key_a, clock=clock)), "Content-Type": "text/plain"}
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "invalid"
 
 
@@ -214,14 +221,7 @@ def test_a_request_signed_with_another_key_is_refused_as_unknown(
     key_a: rsa.RSAPrivateKey, key_b: rsa.RSAPrivateKey, clock: FakeClock
 ) -> None:
     headers = signed_request(signatures.Signer(key_b, clock=clock))
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "unknown-key"
     assert keys.key_id(key_b.public_key()) in str(error)
     assert keys.key_id(key_a.public_key()) in str(error)  # what is accepted, to compare with the peer
@@ -235,14 +235,7 @@ def test_a_keyid_claiming_an_accepted_key_does_not_make_another_key_verify(
     headers["Signature-Input"] = headers["Signature-Input"].replace(
         keys.key_id(key_b.public_key()), keys.key_id(key_a.public_key())
     )
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "invalid"
 
 
@@ -262,14 +255,7 @@ def test_a_key_of_another_link_is_unknown_to_a_verifier_holding_only_this_links_
     key_a: rsa.RSAPrivateKey, key_b: rsa.RSAPrivateKey, clock: FakeClock
 ) -> None:
     headers = signed_request(signatures.Signer(key_b, clock=clock))
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "unknown-key"
     assert "right link" in str(error)
 
@@ -296,14 +282,7 @@ def test_a_signature_outside_its_window_is_refused(
     key_a: rsa.RSAPrivateKey, signed_at: float, reason: str, clock: FakeClock
 ) -> None:
     headers = signed_request(signatures.Signer(key_a, clock=FakeClock(signed_at)))
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == reason
     if reason == "not-yet-valid":
         assert "clock skew" in str(error)
@@ -353,14 +332,7 @@ def test_a_request_missing_a_signature_header_is_refused(
 ) -> None:
     headers = signed_request(signatures.Signer(key_a, clock=clock))
     del headers[header]
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "missing"
     assert header in str(error)
 
@@ -414,14 +386,7 @@ def _library_signed(
 
 def test_a_signature_with_another_tag_is_refused(key_a: rsa.RSAPrivateKey, clock: FakeClock) -> None:
     headers = _library_signed(key_a, tag="other-app/1", components=signatures.REQUEST_COMPONENTS, clock=clock)
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "wrong-tag"
 
 
@@ -431,14 +396,7 @@ def test_a_signature_covering_less_than_the_profile_is_refused(
     headers = _library_signed(
         key_a, tag=signatures.TAG, components=("@method", "content-digest"), clock=clock
     )
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "invalid"
     assert "covered" in str(error)
 
@@ -454,14 +412,7 @@ def test_the_library_signature_in_our_profile_verifies(key_a: rsa.RSAPrivateKey,
 
 def test_a_garbled_signature_header_is_invalid(key_a: rsa.RSAPrivateKey, clock: FakeClock) -> None:
     headers = {**signed_request(signatures.Signer(key_a, clock=clock)), "Signature": "wl=not base64"}
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     assert error.reason == "invalid"
 
 
@@ -469,14 +420,7 @@ def test_errors_never_contain_key_material(
     key_a: rsa.RSAPrivateKey, key_b: rsa.RSAPrivateKey, clock: FakeClock
 ) -> None:
     headers = signed_request(signatures.Signer(key_b, clock=clock))
-    error = reason_of(
-        signatures.verify_request,
-        verifier=make_verifier([key_a], clock),
-        method="POST",
-        path=PATH,
-        headers=headers,
-        body=BODY,
-    )
+    error = request_refusal(headers, key_a, clock)
     for key in (key_a, key_b):
         pem_body = keys.public_key_pem(key.public_key()).decode().splitlines()[1]
         assert pem_body not in str(error)
