@@ -287,6 +287,20 @@ class LinkManifests:
     b: tuple[resources.Body, ...]
 
 
+def _key_secrets(
+    link: str, namespace: str, *, own_private: bytes, peer_public: bytes
+) -> list[resources.Body]:
+    """One side's two key Secrets: its own private key and the peer's public key."""
+    return [
+        private_key_secret(
+            name=private_key_secret_name(link), namespace=namespace, private_pem=own_private, link=link
+        ),
+        public_key_secret(
+            name=remote_key_secret_name(link), namespace=namespace, public_pem=peer_public, link=link
+        ),
+    ]
+
+
 def link_manifests(
     request: LinkRequest,
     *,
@@ -300,34 +314,8 @@ def link_manifests(
     a_private, b_private = keys.private_key_pem(a_key), keys.private_key_pem(b_key)
     a_public, b_public = keys.public_key_pem(a_key.public_key()), keys.public_key_pem(b_key.public_key())
 
-    a_objects: list[resources.Body] = [
-        private_key_secret(
-            name=private_key_secret_name(request.name_a),
-            namespace=a_keys_ns,
-            private_pem=a_private,
-            link=request.name_a,
-        ),
-        public_key_secret(
-            name=remote_key_secret_name(request.name_a),
-            namespace=a_keys_ns,
-            public_pem=b_public,
-            link=request.name_a,
-        ),
-    ]
-    b_objects: list[resources.Body] = [
-        private_key_secret(
-            name=private_key_secret_name(request.name_b),
-            namespace=b_keys_ns,
-            private_pem=b_private,
-            link=request.name_b,
-        ),
-        public_key_secret(
-            name=remote_key_secret_name(request.name_b),
-            namespace=b_keys_ns,
-            public_pem=a_public,
-            link=request.name_b,
-        ),
-    ]
+    a_objects = _key_secrets(request.name_a, a_keys_ns, own_private=a_private, peer_public=b_public)
+    b_objects = _key_secrets(request.name_b, b_keys_ns, own_private=b_private, peer_public=a_public)
     a_ca: str | None = None
     if serving is not None:
         a_ca = ca_secret_name(request.name_a)
