@@ -55,7 +55,8 @@ tools: $(STAMP)
 	.ci/tools.sh $(PY)
 
 test: setup
-	$(PY) -m pytest -q -rs
+	$(PY) -m pytest -q -rs || { rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: that is a failure here" >&2; fi; exit $$rc; }
 
 lint: setup
 	$(VENV)/bin/ruff check .
