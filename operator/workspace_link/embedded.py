@@ -41,6 +41,7 @@ from workspace_link import (
     protocol,
     resources,
     runner_api,
+    serving,
     settings,
     store,
     workspace,
@@ -141,13 +142,13 @@ class EmbeddedWorkspace:
         context = self.sync_ssl_context or _listener_tls(self.ws.settings)
         if context is not None:
             # Held long-polls end with the workspace: a short shutdown timeout, like a pod kill.
-            self._sync_runner = web.AppRunner(
-                listener.create_app(self.ws), access_log=None, shutdown_timeout=0.1
+            self._sync_runner, self.sync_port = await serving.serve(
+                listener.create_app(self.ws),
+                host="127.0.0.1",
+                port=self.sync_port,
+                ssl_context=context,
+                shutdown_timeout=0.1,
             )
-            await self._sync_runner.setup()
-            site = web.TCPSite(self._sync_runner, "127.0.0.1", self.sync_port, ssl_context=context)
-            await site.start()
-            self.sync_port = int(self._sync_runner.addresses[0][1])
             self.sync_url = f"https://127.0.0.1:{self.sync_port}"
         self._link_supervisor = asyncio.get_running_loop().create_task(self._supervise_links())
 

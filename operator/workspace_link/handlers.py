@@ -64,6 +64,7 @@ from workspace_link import (
     peer_client,
     resources,
     runner_api,
+    serving,
     servingcert,
     settings,
     workspace,
@@ -197,17 +198,6 @@ def _serving_certificate(wl_settings: settings.Settings) -> servingcert.ServingC
     return servingcert.ServingCertificate(wl_settings.tls_cert_file, wl_settings.tls_key_file)
 
 
-async def _serve(
-    app: web.Application, *, port: int, ssl_context: ssl.SSLContext | None = None
-) -> web.AppRunner:
-    app_runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-    await app_runner.setup()
-    # Bind every interface: peers, runner pods and the kubelet reach the pod's IP.
-    site = web.TCPSite(app_runner, "0.0.0.0", port, ssl_context=ssl_context)  # noqa: S104
-    await site.start()
-    return app_runner
-
-
 # -- lifecycle of the operator ------------------------------------------------------------------
 @kopf.on.login(registry=registry)
 async def login(**_: Any) -> kopf.ConnectionInfo:
@@ -243,13 +233,14 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
     memo[_MEMO_KEY] = runtime
     try:
         certificate = _serving_certificate(wl_settings)
-        runtime.servers.append(
-            await _serve(
-                listener.create_app(ws),
-                port=wl_settings.sync_port,
-                ssl_context=certificate.context if certificate else None,
-            )
+        sync_runner, _sync_port = await serving.serve(
+            listener.create_app(ws),
+            # Every interface: peers, runner pods and the kubelet reach the pod's IP.
+            host="0.0.0.0",  # noqa: S104
+            port=wl_settings.sync_port,
+            ssl_context=certificate.context if certificate else None,
         )
+        runtime.servers.append(sync_runner)
         if certificate is not None:
             runtime.certificate_task = asyncio.create_task(certificate.follow())
         runtime.runner_api = runner_api.Server(ws, host="0.0.0.0", port=wl_settings.runner_port)  # noqa: S104

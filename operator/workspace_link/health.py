@@ -17,6 +17,8 @@ from collections.abc import Callable
 import prometheus_client
 from aiohttp import web
 
+from workspace_link import serving
+
 logger = logging.getLogger(__name__)
 
 Check = Callable[[], str | None]
@@ -57,13 +59,9 @@ class Server:
         self._runner: web.AppRunner | None = None
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(create_app(self._check), access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self.port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        if sockets:
-            self.port = int(sockets[0].getsockname()[1])
+        self._runner, self.port = await serving.serve(
+            create_app(self._check), host=self._host, port=self.port
+        )
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
-from workspace_link import errors, execution, lifecycle, naming, protocol, resources, workspace
+from workspace_link import errors, execution, lifecycle, naming, protocol, resources, serving, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -274,12 +274,9 @@ class Server:
 
     async def start(self) -> str:
         # Held long-polls end within MAX_WAIT_SECONDS anyway; don't make shutdown wait for them.
-        self._runner = web.AppRunner(create_app(self._ws), access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
-        sockets = getattr(site._server, "sockets", None) or []
-        port = sockets[0].getsockname()[1] if sockets else self._port
+        self._runner, port = await serving.serve(
+            create_app(self._ws), host=self._host, port=self._port, shutdown_timeout=0.5
+        )
         host = f"[{self._host}]" if ":" in self._host else self._host
         self.url = f"http://{host}:{port}"
         return self.url
