@@ -21,7 +21,9 @@ import bench_common
 import httpx
 from aiohttp import web
 
-from workspace_link import keys, memstore, peer_client, replay, resources, signatures
+from workspace_link.adapters.http import peer_client
+from workspace_link.adapters.local import memstore
+from workspace_link.core import keys, replay, resources, signatures
 
 PATH = "/api/latest/sync_config/floor/sync"
 

@@ -34,7 +34,10 @@ import bench_common
 import bench_floor
 import httpx
 
-from workspace_link import embedded, keys, manifests, peer_client, protocol, resources, settings, signatures
+from workspace_link.adapters.http import peer_client
+from workspace_link.adapters.local import embedded
+from workspace_link.cli import manifests
+from workspace_link.core import keys, protocol, resources, settings, signatures
 
 SETTLE_SECONDS = 2.5
 

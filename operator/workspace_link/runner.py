@@ -11,15 +11,13 @@ How a flow ends decides the reported phase: a normal return or ``this.success`` 
 any other exception → Failed (UnhandledException) with the traceback; SIGTERM (a cancel) →
 Cancelled. The exit code is 0 once the end was reported (or the workspace already knew it).
 
-``run_file`` is the flow author's loop (``workspace-link run FLOW.py``): the same runner
-against an in-process embedded workspace.
+The flow author's local loop (``workspace-link run FLOW.py``) runs this same runner against an
+in-process embedded workspace: ``cli.run_file``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-import json
 import linecache
 import os
 import signal
@@ -33,7 +31,7 @@ from typing import Any, Final
 
 import flow_api
 from flow_api import client as flow_client
-from workspace_link import execution, resources
+from workspace_link.core import execution_state, resources
 
 CREDENTIALS_ENV: Final = "WL_RUNNER_CREDENTIALS"
 DEFAULT_CREDENTIALS_DIR: Final = "/var/run/workspace-link"
@@ -48,7 +46,7 @@ Outcome = tuple[str, str, str | None]  # phase, reason, message
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     del signum, frame
-    raise flow_api.LifecycleCancel(execution.cancelled_message())
+    raise flow_api.LifecycleCancel(execution_state.cancelled_message())
 
 
 def _after_flow_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -83,7 +81,7 @@ def execute(api: flow_client.RunnerClient, info: Mapping[str, Any]) -> Outcome:
     try:
         code = compile(script, filename, "exec")
     except SyntaxError as exc:
-        return resources.FAILED, execution.INVALID_FLOW, f"{filename}, line {exc.lineno}: {exc.msg}"
+        return resources.FAILED, execution_state.INVALID_FLOW, f"{filename}, line {exc.lineno}: {exc.msg}"
     # Lets tracebacks show the flow's source lines although it never was a file here.
     linecache.cache[filename] = (len(script), None, script.splitlines(keepends=True), filename)
     module = types.ModuleType("__flow__")
@@ -96,29 +94,29 @@ def execute(api: flow_client.RunnerClient, info: Mapping[str, Any]) -> Outcome:
         if not callable(handler):
             return (
                 resources.FAILED,
-                execution.INVALID_FLOW,
+                execution_state.INVALID_FLOW,
                 f"{filename} defines no function handler(system, this[, inputs])",
             )
         _call_handler(handler, system, this)
     except flow_api.LifecycleSuccess as signal_:
-        return resources.SUCCEEDED, execution.COMPLETED, signal_.message
+        return resources.SUCCEEDED, execution_state.COMPLETED, signal_.message
     except flow_api.LifecycleError as signal_:
-        return resources.FAILED, execution.FLOW_ERROR, signal_.message
+        return resources.FAILED, execution_state.FLOW_ERROR, signal_.message
     except flow_api.LifecycleCancel as signal_:
-        return resources.CANCELLED, execution.CANCELLED, signal_.message
+        return resources.CANCELLED, execution_state.CANCELLED, signal_.message
     except flow_api.DependencyFailedError as exc:
         return (
             resources.FAILED,
-            execution.DEPENDENCY_FAILED,
-            execution.unhandled_exception_message(_flow_traceback(exc)),
+            execution_state.DEPENDENCY_FAILED,
+            execution_state.unhandled_exception_message(_flow_traceback(exc)),
         )
     except BaseException as exc:  # whatever the flow raised ends it failed
         return (
             resources.FAILED,
-            execution.UNHANDLED_EXCEPTION,
-            execution.unhandled_exception_message(_flow_traceback(exc)),
+            execution_state.UNHANDLED_EXCEPTION,
+            execution_state.unhandled_exception_message(_flow_traceback(exc)),
         )
-    return resources.SUCCEEDED, execution.COMPLETED, None
+    return resources.SUCCEEDED, execution_state.COMPLETED, None
 
 
 def run(api: flow_client.RunnerClient) -> int:
@@ -128,7 +126,7 @@ def run(api: flow_client.RunnerClient) -> int:
         info = api.get("/v1/execution")
         outcome = execute(api, info)
     except flow_api.LifecycleCancel as signal_:
-        outcome = resources.CANCELLED, execution.CANCELLED, signal_.message
+        outcome = resources.CANCELLED, execution_state.CANCELLED, signal_.message
         info = {}
     except flow_api.RunnerApiError as exc:
         print(f"runner: cannot read the execution: {exc}", file=sys.stderr, flush=True)
@@ -162,54 +160,6 @@ def main() -> int:
         )
         return EXIT_NO_CREDENTIALS
     return run(flow_client.RunnerClient(url, token))
-
-
-# -- the flow author's loop ------------------------------------------------------------------
-def run_file(path: str | os.PathLike[str], inputs: Mapping[str, Any] | None = None) -> int:
-    """Run one flow file locally (``workspace-link run FLOW.py``); print phase, outputs, message.
-
-    Other ``.py`` files beside it are available to ``this.flow(<file stem>)`` as local flows.
-    Returns 0 when the flow succeeded, 1 when it did not, 2 when it could not start.
-    """
-    file = Path(path)
-    try:
-        source = file.read_text()
-    except OSError as exc:
-        print(f"{file}: cannot read: {exc.strerror}", file=sys.stderr)
-        return 2
-    try:
-        compile(source, str(file), "exec")
-    except SyntaxError as exc:
-        print(f"{file}:{exc.lineno}: syntax error: {exc.msg}", file=sys.stderr)
-        return 2
-    return asyncio.run(_run_file(file, dict(inputs or {})))
-
-
-async def _run_file(file: Path, inputs: dict[str, Any]) -> int:
-    from workspace_link import embedded  # the embedded workspace is heavy; runners don't need it
-
-    async with embedded.EmbeddedWorkspace("local", passthrough=True) as local:
-        for sibling in sorted(file.parent.glob("*.py")):
-            try:
-                script = sibling.read_text()
-            except OSError:
-                continue
-            await local.store.create(
-                resources.FLOW,
-                {"metadata": {"name": sibling.stem}, "spec": {"script": script}},
-            )
-        name = f"run-{file.stem}".lower().replace("_", "-")
-        await local.store.create(
-            resources.EXECUTION,
-            {"metadata": {"name": name}, "spec": {"flow": file.stem, "inputs": inputs}},
-        )
-        body = await local.wait_for_phase(name, resources.TERMINAL, timeout=None)
-    status = resources.status(body)
-    print(f"phase: {status.get('phase')} ({status.get('reason')})")
-    print(f"outputs: {json.dumps(status.get('outputs') or {}, indent=2, sort_keys=True)}")
-    if status.get("message"):
-        print(f"message: {status['message']}")
-    return 0 if status.get("phase") == resources.SUCCEEDED else 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from workspace_link import labels
+from workspace_link.core import labels
 
 pytestmark = pytest.mark.kind
 

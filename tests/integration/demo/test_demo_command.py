@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workspace_link import demo
+from workspace_link.cli import demo
 
 REPO = Path(__file__).parents[3]
 EXAMPLE_FLOWS = REPO / "examples" / "flows"

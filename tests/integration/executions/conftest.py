@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from workspace_link import embedded, errors, resources
+from workspace_link.adapters.local import embedded
+from workspace_link.core import errors, resources
 
 FLOWS = Path(__file__).parent / "flows"
 

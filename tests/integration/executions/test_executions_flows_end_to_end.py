@@ -2,7 +2,8 @@
 
 import os
 
-from workspace_link import embedded, execution, labels, resources
+from workspace_link.adapters.local import embedded
+from workspace_link.core import execution_state, labels, resources
 
 
 def status_of(body: resources.Body) -> dict:
@@ -28,7 +29,7 @@ async def test_a_two_argument_handler_that_returns_succeeds(run_flow) -> None:
 
 async def test_this_error_fails_the_execution_and_except_exception_does_not_swallow_it(run_flow) -> None:
     status = status_of(await run_flow("flow_error", "err-1"))
-    assert (status["phase"], status["reason"]) == ("Failed", execution.FLOW_ERROR)
+    assert (status["phase"], status["reason"]) == ("Failed", execution_state.FLOW_ERROR)
     assert status["message"] == "the input was rejected"
     assert status.get("outputs") is None
 
@@ -37,7 +38,7 @@ async def test_an_unhandled_exception_fails_with_its_traceback(
     local: embedded.EmbeddedWorkspace, run_flow
 ) -> None:
     status = status_of(await run_flow("unhandled", "boom-1"))
-    assert (status["phase"], status["reason"]) == ("Failed", execution.UNHANDLED_EXCEPTION)
+    assert (status["phase"], status["reason"]) == ("Failed", execution_state.UNHANDLED_EXCEPTION)
     message = status["message"]
     assert message.startswith("Traceback (most recent call last):")
     assert 'File "<flow unhandled>", line 5, in compute' in message
@@ -61,7 +62,7 @@ async def test_a_parent_reads_the_outputs_of_a_local_child(
 
 async def test_a_failing_child_raises_dependency_failed_in_the_parent(run_flow) -> None:
     status = status_of(await run_flow("parent_failing_child", "parent-2"))
-    assert (status["phase"], status["reason"]) == ("Failed", execution.DEPENDENCY_FAILED)
+    assert (status["phase"], status["reason"]) == ("Failed", execution_state.DEPENDENCY_FAILED)
     assert status["outputs"]["caught"] == "Failed"
     assert "DependencyFailedError" in status["message"]
     assert "ZeroDivisionError: division by zero" in status["message"], "the child's message is carried over"
@@ -71,7 +72,7 @@ async def test_a_child_wait_that_runs_out_raises_timeout_exceeded(
     local: embedded.EmbeddedWorkspace, run_flow
 ) -> None:
     status = status_of(await run_flow("parent_wait_timeout", "parent-3"))
-    assert (status["phase"], status["reason"]) == ("Failed", execution.UNHANDLED_EXCEPTION)
+    assert (status["phase"], status["reason"]) == ("Failed", execution_state.UNHANDLED_EXCEPTION)
     assert status["outputs"]["child_status"] == "RUNNING"
     assert "TimeoutExceededError" in status["message"]
     assert "did not end within 0.5 s" in status["message"]
@@ -81,7 +82,7 @@ async def test_a_child_wait_that_runs_out_raises_timeout_exceeded(
     for child in children:
         name = resources.name(child)
         body = await local.wait_for_phase(name, {"Cancelled"}, timeout=20)
-        assert status_of(body)["reason"] == execution.PARENT_CANCELLED
+        assert status_of(body)["reason"] == execution_state.PARENT_CANCELLED
         assert await local.executor.wait(name, timeout=20) is not None
         assert not local.executor.is_running(name)
 
@@ -116,7 +117,7 @@ async def test_cancelling_a_running_execution_stops_it_and_its_children(
     )
     for name in children:
         child = await local.wait_for_phase(name, {"Cancelled"}, timeout=20)
-        assert status_of(child)["reason"] == execution.PARENT_CANCELLED
+        assert status_of(child)["reason"] == execution_state.PARENT_CANCELLED
     for name, pid in zip(["parent-4", *children], pids, strict=True):
         # The runner ends the flow on SIGTERM through a lifecycle signal and exits cleanly.
         assert await local.executor.wait(name, timeout=20) == 0

@@ -5,7 +5,8 @@ import base64
 import httpx
 import pytest
 
-from workspace_link import embedded, naming, protocol, resources
+from workspace_link.adapters.local import embedded
+from workspace_link.core import naming, protocol, resources
 
 
 async def token_of(local: embedded.EmbeddedWorkspace, name: str) -> str:

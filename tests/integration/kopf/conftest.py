@@ -18,7 +18,7 @@ from apiserver_emulator import ApiServerEmulator
 from kopf_helpers import NAMESPACE, OperatorThread
 from kubernetes import client as k8s_client
 
-from workspace_link import kubestore
+from workspace_link.adapters.kube import kubestore
 
 _RESOURCES = {
     "workspacelink.io/v1alpha1/executions": ("Execution", {"status"}),

@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from workspace_link import handlers
+from workspace_link.adapters.kube import handlers
 
 NAMESPACE = "ws-a"
 

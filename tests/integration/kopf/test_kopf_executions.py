@@ -7,7 +7,8 @@ from typing import Any
 import kopf
 from kopf_helpers import NAMESPACE, OperatorThread, eventually
 
-from workspace_link import errors, jobs, kubestore, labels, naming, settings
+from workspace_link.adapters.kube import kubestore
+from workspace_link.core import errors, job_manifest, labels, naming, settings
 
 FLOW = {
     "apiVersion": "workspacelink.io/v1alpha1",
@@ -66,7 +67,7 @@ async def test_an_execution_gets_its_job_and_runner_secret(
 
     # The Job is exactly what the builder makes for this execution (the API server adds only
     # its own bookkeeping in metadata).
-    expected = jobs.build_job(running, settings=settings.Settings.from_env(), secret_name=secret_name)
+    expected = job_manifest.build_job(running, settings=settings.Settings.from_env(), secret_name=secret_name)
     assert job["spec"] == expected["spec"]
     assert job["metadata"]["labels"] == expected["metadata"]["labels"]
     assert job["metadata"]["ownerReferences"] == expected["metadata"]["ownerReferences"]

@@ -9,7 +9,7 @@ import kopf
 import pytest
 from kopf_helpers import OperatorThread
 
-from workspace_link import handlers
+from workspace_link.adapters.kube import handlers
 
 
 async def test_health_and_metrics_are_served(operator: kopf.Memo) -> None:

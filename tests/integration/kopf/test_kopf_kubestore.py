@@ -9,7 +9,8 @@ import kmock
 import pytest
 from apiserver_emulator import ApiServerEmulator
 
-from workspace_link import errors, kubestore
+from workspace_link.adapters.kube import kubestore
+from workspace_link.core import errors
 
 
 def _execution(name: str, **extra_labels: str) -> dict[str, Any]:

@@ -11,7 +11,9 @@ import kopf
 import pytest
 from kopf_helpers import NAMESPACE, eventually
 
-from workspace_link import errors, keys, kubestore, manifests
+from workspace_link.adapters.kube import kubestore
+from workspace_link.cli import manifests
+from workspace_link.core import errors, keys
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 import trustme
 
-from workspace_link import embedded, errors, exchange, keys, memstore, resources, settings
+from workspace_link.adapters.local import embedded, memstore
+from workspace_link.core import errors, keys, resources, settings
+from workspace_link.engine import exchange
 
 EXAMPLE_FLOWS = Path(__file__).parents[3] / "examples" / "flows"
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from link_harness import Linked, wait_until
 
-from workspace_link import execution, labels, resources
+from workspace_link.core import execution_state, labels, resources
 
 SLOW = """
 import time
@@ -78,7 +78,7 @@ async def test_an_execution_cancelled_in_b_fails_the_waiting_parent_in_a(linked:
 
     parent = await linked.finished("parent-1")
     status = resources.status(parent)
-    assert (status["phase"], status["reason"]) == ("Failed", execution.DEPENDENCY_FAILED), status
+    assert (status["phase"], status["reason"]) == ("Failed", execution_state.DEPENDENCY_FAILED), status
     child = resources.status(await _child_in_a(linked))
     assert child["phase"] == "Cancelled"
     assert child["link"]["remoteName"] == resources.name(received)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from link_harness import SETTINGS, Linked, wait_until
 
-from workspace_link import embedded, labels, resources
+from workspace_link.adapters.local import embedded
+from workspace_link.core import labels, resources
 
 
 async def remote_hello(linked: Linked, name: str) -> None:

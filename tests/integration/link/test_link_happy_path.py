@@ -8,7 +8,7 @@ import httpx
 import prometheus_client
 from link_harness import SETTINGS, Linked, wait_until
 
-from workspace_link import labels, resources
+from workspace_link.core import labels, resources
 
 
 async def test_the_example_flow_runs_its_child_in_the_linked_workspace(linked: Linked) -> None:

@@ -12,7 +12,7 @@ import ssl
 import httpx
 from link_harness import Linked, new_identity, put_secret, wait_until
 
-from workspace_link import keys, protocol, resources, signatures
+from workspace_link.core import keys, protocol, resources, signatures
 
 
 async def _run_remote_hello(linked: Linked, name: str) -> None:

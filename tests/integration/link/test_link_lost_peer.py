@@ -9,7 +9,7 @@ from pathlib import Path
 import trustme
 from link_harness import SETTINGS, Identity, Linked, wait_until
 
-from workspace_link import execution, labels, resources
+from workspace_link.core import execution_state, labels, resources
 
 SLOW = """
 import time
@@ -43,7 +43,7 @@ async def test_a_lost_peer_fails_the_execution_and_the_cancel_follows_when_it_re
 
         failed = await wait_until(linked.a, lambda: phase_in_a("Failed"))
         status = resources.status(failed)
-        assert status["reason"] == execution.PEER_LOST
+        assert status["reason"] == execution_state.PEER_LOST
         assert "link-to-b" in status["message"]
         assert status["link"]["localVersion"] == 2  # the cancel is queued
 
@@ -63,6 +63,6 @@ async def test_a_lost_peer_fails_the_execution_and_the_cancel_follows_when_it_re
 
         await wait_until(linked.a, cancel_acknowledged)
         final = resources.status(await linked.stores["a"].get(resources.EXECUTION, "far-1"))
-        assert (final["phase"], final["reason"]) == ("Failed", execution.PEER_LOST)  # terminal is final
+        assert (final["phase"], final["reason"]) == ("Failed", execution_state.PEER_LOST)  # terminal is final
     finally:
         await linked.close()

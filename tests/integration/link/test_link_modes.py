@@ -9,7 +9,7 @@ from typing import Any
 import trustme
 from link_harness import Identity, Linked, wait_until
 
-from workspace_link import labels, resources
+from workspace_link.core import labels, resources
 
 
 async def mirrors_in_b(linked: Linked) -> dict[str, resources.Body]:

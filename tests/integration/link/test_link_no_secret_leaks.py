@@ -15,7 +15,8 @@ import httpx
 import pytest
 from link_harness import Linked, put_secret, wait_until
 
-from workspace_link import lifecycle, resources
+from workspace_link.core import resources
+from workspace_link.engine import executions
 
 
 async def test_no_key_or_token_appears_in_statuses_events_or_logs(
@@ -45,7 +46,7 @@ async def test_no_key_or_token_appears_in_statuses_events_or_logs(
     for side in ("a", "b"):
         for secret in await linked.stores[side].list(resources.SECRET):
             if "token" in (secret.get("data") or {}):
-                token = lifecycle.secret_value(secret, "token")
+                token = executions.secret_value(secret, "token")
                 needles.update({token, token.split(".", 1)[1], base64.b64encode(token.encode()).decode()})
     assert len(needles) > 6
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from link_harness import Linked, wait_until
 
-from workspace_link import resources
+from workspace_link.core import resources
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "unit" / "crds"))
 import wl_crd_schema

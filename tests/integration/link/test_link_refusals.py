@@ -14,7 +14,7 @@ import pytest
 import trustme
 from link_harness import SETTINGS, Identity, Linked, new_identity, put_secret, wait_until
 
-from workspace_link import keys, protocol, resources, signatures
+from workspace_link.core import keys, protocol, resources, signatures
 
 MAX_BODY = 64 * 1024
 PATH = protocol.SYNC_PATH.format(name="link-to-a")

@@ -13,7 +13,8 @@ from typing import Any
 
 from link_harness import Linked, wait_until
 
-from workspace_link import errors, labels, memstore, resources
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, labels, resources
 
 _REMOTE_LINK = labels.REMOTE_LINK  # ``list`` has a parameter named labels
 

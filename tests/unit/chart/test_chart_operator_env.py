@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from workspace_link import settings
+from workspace_link.core import settings
 
 #: Variables read outside Settings: the watched namespace goes to kopf's --namespace.
 NOT_SETTINGS = {"WL_NAMESPACE"}

@@ -88,7 +88,7 @@ def test_runner_pods_may_reach_only_dns_and_the_runner_api(any_objects: Any) -> 
 
 def test_the_labels_the_network_policy_selects_are_the_operators_runner_labels() -> None:
     """The Job builder labels runner pods with these keys (labels.py): the policy must use them."""
-    from workspace_link import labels
+    from workspace_link.core import labels
 
     assert labels.MANAGED_BY == "app.kubernetes.io/managed-by"
     assert labels.MANAGED_BY_VALUE == "workspace-link"

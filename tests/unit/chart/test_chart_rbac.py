@@ -55,14 +55,12 @@ def writes_syncconfigs(rules: Iterable[dict[str, Any]]) -> bool:
 def test_role_grants_exactly_what_kubestore_requires(any_objects: Any) -> None:
     """kubestore.REQUIRED_PERMISSIONS lists every verb the adapter, Job executor and kopf use."""
     try:
-        from workspace_link import kubestore
+        from workspace_link.adapters.kube import kubestore
     except ImportError as e:
-        pytest.fail(
-            f"workspace_link.kubestore cannot be imported ({e}): the Role cannot be checked against the code"
-        )
+        pytest.fail(f"kubestore cannot be imported ({e}): the Role cannot be checked against the code")
     required = getattr(kubestore, "REQUIRED_PERMISSIONS", None)
     if required is None:
-        pytest.fail("workspace_link.kubestore.REQUIRED_PERMISSIONS is missing: the Role cannot be checked")
+        pytest.fail("kubestore.REQUIRED_PERMISSIONS is missing: the Role cannot be checked")
     assert grants(operator_role(any_objects)["rules"]) == as_permissions(required)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-from workspace_link import settings
+from workspace_link.core import settings
 
 CHART = pathlib.Path(__file__).resolve().parents[3] / "charts" / "workspace-link"
 ALL_ON = pathlib.Path(__file__).with_name("values-all-on.yaml")

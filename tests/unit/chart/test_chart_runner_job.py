@@ -13,7 +13,7 @@ from typing import Any
 
 import kubernetes_validate
 
-from workspace_link import jobs, settings
+from workspace_link.core import job_manifest, settings
 
 
 def runner_job(objs: Any) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def runner_job(objs: Any) -> dict[str, Any]:
         "metadata": {"name": "main-example", "namespace": "workspace-a", "uid": "0f1e2d3c"},
         "spec": {"script": "def handler(system, this): pass", "timeoutSeconds": 60},
     }
-    return jobs.build_job(execution, settings=parsed, secret_name="wl-run-x")
+    return job_manifest.build_job(execution, settings=parsed, secret_name="wl-run-x")
 
 
 def test_the_network_policy_selects_the_runner_pods(any_objects: Any) -> None:

@@ -14,7 +14,7 @@ import pytest
 import wl_cli_helpers as h
 
 import workspace_link
-from workspace_link import keys
+from workspace_link.core import keys
 
 
 def test_help_lists_every_subcommand() -> None:
@@ -44,7 +44,7 @@ def _fake(monkeypatch: pytest.MonkeyPatch, name: str, **functions: Any) -> None:
 
 def test_demo_is_handed_its_options(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[Any] = []
-    _fake(monkeypatch, "demo", main=lambda args: seen.append(args) or 0)
+    _fake(monkeypatch, "cli.demo", main=lambda args: seen.append(args) or 0)
     assert h.run_cli("demo", "--keep-running", "--verbose").code == 0
     assert (seen[0].keep_running, seen[0].verbose) == (True, True)
 
@@ -55,20 +55,20 @@ def test_run_hands_the_file_and_parsed_inputs(
     flow = tmp_path / "flow.py"
     flow.write_text("def handler(system, this):\n    return this.success('ok')\n")
     seen: list[Any] = []
-    _fake(monkeypatch, "runner", run_file=lambda path, inputs: seen.append((path, inputs)) or 3)
+    _fake(monkeypatch, "cli.run_file", run_file=lambda path, inputs: seen.append((path, inputs)) or 3)
     assert h.run_cli("run", str(flow), "--inputs", '{"name": "x"}').code == 3
     assert seen == [(flow, {"name": "x"})]
 
 
 def test_operator_starts_the_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[bool] = []
-    _fake(monkeypatch, "handlers", run_operator=lambda: started.append(True))
+    _fake(monkeypatch, "adapters.kube.handlers", run_operator=lambda: started.append(True))
     assert h.run_cli("operator").code == 0
     assert started == [True]
 
 
 def test_a_missing_module_fails_only_its_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "workspace_link.demo", None)  # import fails with ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "workspace_link.cli.demo", None)  # import fails with ModuleNotFoundError
     run = h.run_cli("demo")
     assert run.code == 1
     assert "demo: not available in this installation" in run.err
@@ -89,7 +89,7 @@ def test_run_refuses_bad_input_before_running(
     flow = tmp_path / "flow.py"
     flow.write_text("def handler(system, this):\n    pass\n")
     ran: list[Any] = []
-    _fake(monkeypatch, "runner", run_file=lambda *a: ran.append(a))
+    _fake(monkeypatch, "cli.run_file", run_file=lambda *a: ran.append(a))
     monkeypatch.chdir(tmp_path.parent)
     run = h.run_cli(*[str(flow) if a == "{flow}" else a for a in argv])
     assert run.code == 2

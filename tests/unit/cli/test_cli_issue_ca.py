@@ -11,7 +11,7 @@ import wl_cli_helpers as h
 from cryptography import x509
 from cryptography.x509 import verification
 
-from workspace_link import certs, errors
+from workspace_link.core import certs, errors
 
 HOST = "workspace-link-sync.workspace-b.svc"
 

@@ -7,7 +7,7 @@ import pathlib
 import wl_cli_helpers as h
 import yaml
 
-from workspace_link import keys
+from workspace_link.core import keys
 
 
 def test_keygen_writes_a_private_and_a_public_secret(tmp_path: pathlib.Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import wl_cli_helpers as h
 from cryptography.hazmat.primitives import serialization
 
-from workspace_link import keys
+from workspace_link.core import keys
 
 A_FILE, B_FILE = "workspace-a.yaml", "workspace-b.yaml"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from workspace_link import cli
+from workspace_link.cli import commands
 
 
 @dataclasses.dataclass
@@ -24,7 +24,7 @@ class Run:
 
 def run_cli(*argv: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
-    code = cli.main(list(argv), out=out, err=err)
+    code = commands.main(list(argv), out=out, err=err)
     return Run(code, out.getvalue(), err.getvalue())
 
 

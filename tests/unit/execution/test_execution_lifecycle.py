@@ -4,7 +4,9 @@ import base64
 
 import pytest
 
-from workspace_link import errors, execution, labels, lifecycle, memstore, naming, resources, workspace
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, execution_state, labels, naming, resources
+from workspace_link.engine import executions, workspace
 
 
 class RecordingExecutor:
@@ -66,8 +68,8 @@ async def test_reconcile_claims_creates_the_runner_secret_and_starts_once(
 ) -> None:
     await make_flow(store)
     body = await make_execution(store)
-    await lifecycle.reconcile(ws, body)
-    await lifecycle.reconcile(ws, body)  # a stale, repeated event changes nothing more
+    await executions.reconcile(ws, body)
+    await executions.reconcile(ws, body)  # a stale, repeated event changes nothing more
 
     current = await store.get(resources.EXECUTION, "run-1")
     status = resources.status(current)
@@ -96,9 +98,9 @@ async def test_reconcile_claims_creates_the_runner_secret_and_starts_once(
 
 async def test_a_missing_flow_fails_the_execution(ws: workspace.Workspace, store: memstore.MemStore) -> None:
     body = await make_execution(store, flow="nope")
-    await lifecycle.reconcile(ws, body)
+    await executions.reconcile(ws, body)
     status = resources.status(await store.get(resources.EXECUTION, "run-1"))
-    assert (status["phase"], status["reason"]) == (resources.FAILED, execution.FLOW_NOT_FOUND)
+    assert (status["phase"], status["reason"]) == (resources.FAILED, execution_state.FLOW_NOT_FOUND)
     assert "nope" in status["message"]
     assert store.events[-1]["type"] == "Warning"
 
@@ -107,8 +109,8 @@ async def test_a_remote_execution_gets_its_link_status_and_is_not_run(
     ws: workspace.Workspace, store: memstore.MemStore, executor: RecordingExecutor
 ) -> None:
     body = await make_execution(store, flow="hello", remoteWorkspace="link-to-b")
-    await lifecycle.reconcile(ws, body)
-    await lifecycle.reconcile(ws, body)
+    await executions.reconcile(ws, body)
+    await executions.reconcile(ws, body)
     status = resources.status(await store.get(resources.EXECUTION, "run-1"))
     assert status["link"] == {
         "name": "link-to-b",
@@ -119,10 +121,10 @@ async def test_a_remote_execution_gets_its_link_status_and_is_not_run(
     assert executor.started == []
 
     await store.patch(resources.EXECUTION, "run-1", {"spec": {"cancel": True}})
-    await lifecycle.reconcile(ws, body)
+    await executions.reconcile(ws, body)
     status = resources.status(await store.get(resources.EXECUTION, "run-1"))
     assert status["link"]["localVersion"] == 2
-    assert (status["phase"], status["reason"]) == (resources.CANCELLED, execution.CANCELLED)
+    assert (status["phase"], status["reason"]) == (resources.CANCELLED, execution_state.CANCELLED)
 
 
 async def test_cancel_stops_the_run_and_cascades_to_children(
@@ -130,23 +132,23 @@ async def test_cancel_stops_the_run_and_cascades_to_children(
 ) -> None:
     await make_flow(store)
     parent = await make_execution(store, "parent")
-    await lifecycle.reconcile(ws, parent)
+    await executions.reconcile(ws, parent)
     parent = await store.get(resources.EXECUTION, "parent")
-    child_name = await lifecycle.start_child(
+    child_name = await executions.start_child(
         ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs={"x": 1}, timeout_seconds=None
     )
-    await lifecycle.reconcile(ws, await store.get(resources.EXECUTION, child_name))
+    await executions.reconcile(ws, await store.get(resources.EXECUTION, child_name))
 
-    await lifecycle.cancel(ws, "parent")
-    await lifecycle.reconcile(ws, parent)
+    await executions.cancel(ws, "parent")
+    await executions.reconcile(ws, parent)
     assert resources.phase(await store.get(resources.EXECUTION, "parent")) == resources.CANCELLED
     assert executor.cancelled == ["parent"]
     child = await store.get(resources.EXECUTION, child_name)
     assert resources.spec(child)["cancel"] is True
 
-    await lifecycle.reconcile(ws, child)
+    await executions.reconcile(ws, child)
     status = resources.status(await store.get(resources.EXECUTION, child_name))
-    assert (status["phase"], status["reason"]) == (resources.CANCELLED, execution.PARENT_CANCELLED)
+    assert (status["phase"], status["reason"]) == (resources.CANCELLED, execution_state.PARENT_CANCELLED)
     assert executor.cancelled == ["parent", child_name]
 
 
@@ -155,12 +157,12 @@ async def test_start_child_is_idempotent_by_call_id(
 ) -> None:
     await make_flow(store)
     parent = await make_execution(store, "parent")
-    await lifecycle.reconcile(ws, parent)
+    await executions.reconcile(ws, parent)
     parent = await store.get(resources.EXECUTION, "parent")
     kwargs = {"flow": "hello", "remote_workspace": "link-to-b", "inputs": {}, "timeout_seconds": 5}
-    first = await lifecycle.start_child(ws, parent, call_id="1", **kwargs)
-    again = await lifecycle.start_child(ws, parent, call_id="1", **kwargs)
-    other = await lifecycle.start_child(ws, parent, call_id="2", **kwargs)
+    first = await executions.start_child(ws, parent, call_id="1", **kwargs)
+    again = await executions.start_child(ws, parent, call_id="1", **kwargs)
+    other = await executions.start_child(ws, parent, call_id="2", **kwargs)
     assert first == again != other
     child = await store.get(resources.EXECUTION, first)
     assert child["metadata"]["labels"][labels.PARENT] == "parent"
@@ -178,7 +180,7 @@ async def test_start_child_names_a_bad_field(ws: workspace.Workspace, store: mem
     await make_flow(store)
     parent = await make_execution(store, "parent")
     with pytest.raises(errors.SpecError) as info:
-        await lifecycle.start_child(
+        await executions.start_child(
             ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs=None, timeout_seconds=0
         )
     assert info.value.field == "timeoutSeconds"
@@ -189,10 +191,10 @@ async def test_run_ended_changes_only_a_live_execution(
     ws: workspace.Workspace, store: memstore.MemStore
 ) -> None:
     await make_flow(store)
-    await lifecycle.reconcile(ws, await make_execution(store))
-    await lifecycle.end(ws, "run-1", resources.SUCCEEDED, "fine", None)
-    await lifecycle.run_ended(
-        ws, "run-1", phase=resources.FAILED, reason=execution.RUNNER_EXITED, message="exited 0"
+    await executions.reconcile(ws, await make_execution(store))
+    await executions.end(ws, "run-1", resources.SUCCEEDED, "fine", None)
+    await executions.run_ended(
+        ws, "run-1", phase=resources.FAILED, reason=execution_state.RUNNER_EXITED, message="exited 0"
     )
     status = resources.status(await store.get(resources.EXECUTION, "run-1"))
     assert (status["phase"], status["reason"], status["message"]) == (
@@ -200,8 +202,8 @@ async def test_run_ended_changes_only_a_live_execution(
         "Completed",
         "fine",
     )
-    with pytest.raises(execution.InvalidTransition):
-        await lifecycle.log(ws, "run-1", ["too late"])
+    with pytest.raises(execution_state.InvalidTransition):
+        await executions.log(ws, "run-1", ["too late"])
 
 
 async def test_cleanup_removes_the_run_and_its_secret(
@@ -209,9 +211,9 @@ async def test_cleanup_removes_the_run_and_its_secret(
 ) -> None:
     await make_flow(store)
     body = await make_execution(store)
-    await lifecycle.reconcile(ws, body)
-    await lifecycle.cleanup(ws, body)
-    await lifecycle.cleanup(ws, body)
+    await executions.reconcile(ws, body)
+    await executions.cleanup(ws, body)
+    await executions.cleanup(ws, body)
     assert executor.cleaned == ["run-1", "run-1"]
     assert await store.list(resources.SECRET) == []
 
@@ -222,15 +224,15 @@ async def test_cancel_cascades_to_children_of_a_parent_whose_name_is_too_long_fo
     long_name = "nightly-report-" + "x" * 100  # a valid object name, not a valid label value
     await make_flow(store)
     parent = await make_execution(store, long_name)
-    await lifecycle.reconcile(ws, parent)
+    await executions.reconcile(ws, parent)
     parent = await store.get(resources.EXECUTION, long_name)
-    child_name = await lifecycle.start_child(
+    child_name = await executions.start_child(
         ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs={}, timeout_seconds=None
     )
     assert len(resources.labels(await store.get(resources.EXECUTION, child_name))[labels.PARENT]) <= 63
 
-    await lifecycle.cancel(ws, long_name)
-    await lifecycle.reconcile(ws, parent)
+    await executions.cancel(ws, long_name)
+    await executions.reconcile(ws, parent)
     assert resources.spec(await store.get(resources.EXECUTION, child_name))["cancel"] is True
 
 

@@ -6,18 +6,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workspace_link import errors, execution, protocol, resources
+from workspace_link.core import errors, execution_state, protocol, resources
 
 NOW = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 
 
 def running() -> dict:
-    return execution.start({}, job_name="job-a", now=NOW)
+    return execution_state.start({}, job_name="job-a", now=NOW)
 
 
 def test_start_claims_a_pending_execution_and_bumps_the_version() -> None:
     before: dict = {"version": 3}
-    after = execution.start(before, job_name="job-a", now=NOW)
+    after = execution_state.start(before, job_name="job-a", now=NOW)
     assert after["phase"] == resources.RUNNING
     assert after["jobName"] == "job-a"
     assert after["startTime"] == "2025-01-02T03:04:05Z"
@@ -26,110 +26,112 @@ def test_start_claims_a_pending_execution_and_bumps_the_version() -> None:
 
 
 def test_a_running_execution_cannot_be_started_twice() -> None:
-    with pytest.raises(execution.InvalidTransition):
-        execution.start(running(), job_name="job-a", now=NOW)
+    with pytest.raises(execution_state.InvalidTransition):
+        execution_state.start(running(), job_name="job-a", now=NOW)
 
 
 @pytest.mark.parametrize("phase", sorted(resources.TERMINAL))
 def test_a_terminal_phase_is_final(phase: str) -> None:
-    ended = execution.finish(running(), phase=phase, reason="X", message="m", now=NOW)
+    ended = execution_state.finish(running(), phase=phase, reason="X", message="m", now=NOW)
     for change in (
-        lambda s: execution.start(s, job_name="j", now=NOW),
-        lambda s: execution.finish(s, phase=resources.FAILED, reason="X", message=None, now=NOW),
-        lambda s: execution.cancel(s, now=NOW),
-        lambda s: execution.append_log(s, ["late"]),
-        lambda s: execution.save_outputs(s, {"late": 1}),
+        lambda s: execution_state.start(s, job_name="j", now=NOW),
+        lambda s: execution_state.finish(s, phase=resources.FAILED, reason="X", message=None, now=NOW),
+        lambda s: execution_state.cancel(s, now=NOW),
+        lambda s: execution_state.append_log(s, ["late"]),
+        lambda s: execution_state.save_outputs(s, {"late": 1}),
     ):
-        with pytest.raises(execution.InvalidTransition) as info:
+        with pytest.raises(execution_state.InvalidTransition) as info:
             change(ended)
         assert phase in str(info.value)
 
 
 def test_finish_records_reason_message_and_end_time() -> None:
-    ended = execution.finish(
-        running(), phase=resources.FAILED, reason=execution.FLOW_ERROR, message="boom", now=NOW
+    ended = execution_state.finish(
+        running(), phase=resources.FAILED, reason=execution_state.FLOW_ERROR, message="boom", now=NOW
     )
     assert (ended["phase"], ended["reason"], ended["message"]) == (resources.FAILED, "FlowError", "boom")
     assert ended["endTime"] == "2025-01-02T03:04:05Z"
 
 
 def test_a_pending_execution_can_be_cancelled_before_it_runs() -> None:
-    cancelled = execution.cancel({}, now=NOW)
+    cancelled = execution_state.cancel({}, now=NOW)
     assert cancelled["phase"] == resources.CANCELLED
-    assert cancelled["reason"] == execution.CANCELLED
+    assert cancelled["reason"] == execution_state.CANCELLED
     assert cancelled["message"] == "cancelled by request"
 
 
 def test_the_log_tail_is_bounded_in_lines_and_line_length() -> None:
     status = running()
-    status = execution.append_log(status, ["x" * (protocol.MAX_LOG_LINE_CHARS + 50)])
+    status = execution_state.append_log(status, ["x" * (protocol.MAX_LOG_LINE_CHARS + 50)])
     assert len(status["logTail"][0]) == protocol.MAX_LOG_LINE_CHARS
-    status = execution.append_log(status, [f"line {i}" for i in range(protocol.MAX_LOG_LINES + 10)])
+    status = execution_state.append_log(status, [f"line {i}" for i in range(protocol.MAX_LOG_LINES + 10)])
     assert len(status["logTail"]) == protocol.MAX_LOG_LINES
     assert status["logTail"][-1] == f"line {protocol.MAX_LOG_LINES + 9}"
 
 
 def test_a_multi_line_log_call_becomes_several_lines() -> None:
-    status = execution.append_log(running(), ["one\ntwo"])
+    status = execution_state.append_log(running(), ["one\ntwo"])
     assert status["logTail"] == ["one", "two"]
 
 
 def test_outputs_merge() -> None:
-    status = execution.save_outputs(running(), {"a": 1, "b": 2})
-    status = execution.save_outputs(status, {"b": 3, "c": [1]})
+    status = execution_state.save_outputs(running(), {"a": 1, "b": 2})
+    status = execution_state.save_outputs(status, {"b": 3, "c": [1]})
     assert status["outputs"] == {"a": 1, "b": 3, "c": [1]}
 
 
 def test_outputs_over_the_cap_are_refused_naming_the_field() -> None:
-    status = execution.save_outputs(running(), {"a": 1})
+    status = execution_state.save_outputs(running(), {"a": 1})
     with pytest.raises(errors.SpecError) as info:
-        execution.save_outputs(status, {"big": "x" * protocol.MAX_OUTPUTS_BYTES})
+        execution_state.save_outputs(status, {"big": "x" * protocol.MAX_OUTPUTS_BYTES})
     assert info.value.field == "outputs"
     assert "over the limit" in str(info.value)
 
 
 def test_outputs_with_more_keys_than_the_crd_allows_are_refused() -> None:
-    status = execution.save_outputs(running(), {f"k{i}": i for i in range(protocol.MAX_OBJECT_KEYS)})
+    status = execution_state.save_outputs(running(), {f"k{i}": i for i in range(protocol.MAX_OBJECT_KEYS)})
     with pytest.raises(errors.SpecError) as info:
-        execution.save_outputs(status, {"one-more": 1})
+        execution_state.save_outputs(status, {"one-more": 1})
     assert info.value.field == "outputs"
     assert f"over the limit of {protocol.MAX_OBJECT_KEYS}" in str(info.value)
-    assert execution.save_outputs(status, {"k0": "replaced"})["outputs"]["k0"] == "replaced"
+    assert execution_state.save_outputs(status, {"k0": "replaced"})["outputs"]["k0"] == "replaced"
 
 
 def test_outputs_must_be_json() -> None:
     with pytest.raises(errors.SpecError) as info:
-        execution.save_outputs(running(), {"when": NOW})
+        execution_state.save_outputs(running(), {"when": NOW})
     assert info.value.field == "outputs"
 
 
 def test_an_unhandled_exception_message_keeps_the_end_of_a_long_traceback() -> None:
     traceback_text = "Traceback (most recent call last):\n" + "  frame\n" * 2000 + "ValueError: the cause"
-    message = execution.unhandled_exception_message(traceback_text)
+    message = execution_state.unhandled_exception_message(traceback_text)
     assert len(message) <= protocol.MAX_TEXT_CHARS
     assert message.endswith("ValueError: the cause")
 
 
 def test_long_messages_are_truncated() -> None:
-    ended = execution.finish(running(), phase=resources.FAILED, reason="X", message="m" * 10_000, now=NOW)
+    ended = execution_state.finish(
+        running(), phase=resources.FAILED, reason="X", message="m" * 10_000, now=NOW
+    )
     assert len(ended["message"]) <= protocol.MAX_TEXT_CHARS
 
 
 def test_reason_messages_say_what_happened() -> None:
-    assert execution.deadline_exceeded_message(30) == "Job exceeded its deadline of 30 s"
-    assert execution.oom_killed_message() == "container OOMKilled"
-    assert execution.image_pull_failed_message("repo/img:1") == "image repo/img:1 could not be pulled"
-    assert execution.runner_exited_message(137) == "runner exited with code 137 before reporting"
-    assert execution.cancelled_message() == "cancelled by request"
-    assert "hello" in execution.flow_not_found_message("hello")
+    assert execution_state.deadline_exceeded_message(30) == "Job exceeded its deadline of 30 s"
+    assert execution_state.oom_killed_message() == "container OOMKilled"
+    assert execution_state.image_pull_failed_message("repo/img:1") == "image repo/img:1 could not be pulled"
+    assert execution_state.runner_exited_message(137) == "runner exited with code 137 before reporting"
+    assert execution_state.cancelled_message() == "cancelled by request"
+    assert "hello" in execution_state.flow_not_found_message("hello")
 
 
 def test_phases_map_to_the_engine_statuses() -> None:
-    assert execution.engine_status(resources.SUCCEEDED) == "ENDED_SUCCESS"
-    assert execution.engine_status(resources.FAILED) == "ENDED_ERROR"
-    assert execution.engine_status(resources.CANCELLED) == "ENDED_CANCELLED"
-    assert execution.engine_status(resources.RUNNING) == "RUNNING"
-    assert execution.engine_status(resources.PENDING) == "PENDING"
+    assert execution_state.engine_status(resources.SUCCEEDED) == "ENDED_SUCCESS"
+    assert execution_state.engine_status(resources.FAILED) == "ENDED_ERROR"
+    assert execution_state.engine_status(resources.CANCELLED) == "ENDED_CANCELLED"
+    assert execution_state.engine_status(resources.RUNNING) == "RUNNING"
+    assert execution_state.engine_status(resources.PENDING) == "PENDING"
 
 
 _events = st.one_of(
@@ -144,14 +146,14 @@ _events = st.one_of(
 def _apply(status: dict, event: tuple) -> dict:
     kind = event[0]
     if kind == "start":
-        return execution.start(status, job_name="j", now=NOW)
+        return execution_state.start(status, job_name="j", now=NOW)
     if kind == "finish":
-        return execution.finish(status, phase=event[1], reason="R", message="m", now=NOW)
+        return execution_state.finish(status, phase=event[1], reason="R", message="m", now=NOW)
     if kind == "cancel":
-        return execution.cancel(status, now=NOW)
+        return execution_state.cancel(status, now=NOW)
     if kind == "log":
-        return execution.append_log(status, event[1])
-    return execution.save_outputs(status, event[1])
+        return execution_state.append_log(status, event[1])
+    return execution_state.save_outputs(status, event[1])
 
 
 @given(st.lists(_events, max_size=30))
@@ -161,14 +163,14 @@ def test_no_sequence_of_events_leaves_a_terminal_phase_and_versions_only_grow(ev
     for event in events:
         try:
             new = _apply(status, event)
-        except execution.InvalidTransition:
-            assert execution.phase(status) in resources.TERMINAL or event[0] == "start"
+        except execution_state.InvalidTransition:
+            assert execution_state.phase(status) in resources.TERMINAL or event[0] == "start"
             continue
-        assert new["version"] == execution.version(status) + 1
+        assert new["version"] == execution_state.version(status) + 1
         if terminal_phase is not None:
             raise AssertionError(f"{event} changed a {terminal_phase} execution")
         status = new
-        if execution.is_terminal(status):
-            terminal_phase = execution.phase(status)
+        if execution_state.is_terminal(status):
+            terminal_phase = execution_state.phase(status)
     if terminal_phase is not None:
-        assert execution.phase(status) == terminal_phase
+        assert execution_state.phase(status) == terminal_phase

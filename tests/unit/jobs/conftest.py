@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from workspace_link import settings
+from workspace_link.core import settings
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workspace_link import labels
+from workspace_link.core import labels
 
 
 def execution_body(

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 from jobs_builders import execution_body
 
-from workspace_link import errors, jobs, labels, naming, settings
+from workspace_link.core import errors, job_manifest, labels, naming, settings
 
 
 def _pod(job: dict[str, Any]) -> dict[str, Any]:
@@ -23,13 +23,13 @@ def _container(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_job_is_a_valid_batch_v1_job(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body(), settings=wl_settings, secret_name="wl-run-x")
+    job = job_manifest.build_job(execution_body(), settings=wl_settings, secret_name="wl-run-x")
     kubernetes_validate.validate(job, "1.30", strict=True)
 
 
 def test_job_is_named_after_the_execution_and_owned_by_it(wl_settings: settings.Settings) -> None:
     long_name = "x" * 60
-    job = jobs.build_job(execution_body(long_name, uid="u-9"), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body(long_name, uid="u-9"), settings=wl_settings, secret_name="s")
 
     assert job["metadata"]["name"] == naming.job_name(long_name)
     assert len(job["metadata"]["name"]) <= 52  # pods add "-xxxxx" and stay within 63
@@ -49,11 +49,11 @@ def test_an_execution_without_uid_cannot_own_a_job(wl_settings: settings.Setting
     body = execution_body()
     del body["metadata"]["uid"]
     with pytest.raises(ValueError, match="uid"):
-        jobs.build_job(body, settings=wl_settings, secret_name="s")
+        job_manifest.build_job(body, settings=wl_settings, secret_name="s")
 
 
 def test_job_and_pod_carry_the_labels_the_network_policy_selects(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body("hello-1"), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body("hello-1"), settings=wl_settings, secret_name="s")
     expected = {
         labels.MANAGED_BY: "workspace-link",
         labels.EXECUTION: "hello-1",
@@ -65,18 +65,18 @@ def test_job_and_pod_carry_the_labels_the_network_policy_selects(wl_settings: se
 
 def test_an_execution_from_a_link_labels_its_job_with_the_link(wl_settings: settings.Settings) -> None:
     body = execution_body("wl-abc", **{labels.ORIGIN_LINK: "link-from-a"})
-    job = jobs.build_job(body, settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(body, settings=wl_settings, secret_name="s")
     assert job["metadata"]["labels"][labels.ORIGIN_LINK] == "link-from-a"
     assert job["spec"]["template"]["metadata"]["labels"][labels.ORIGIN_LINK] == "link-from-a"
 
 
 def test_a_long_execution_name_still_gives_a_valid_label(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body("y" * 100), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body("y" * 100), settings=wl_settings, secret_name="s")
     assert len(job["metadata"]["labels"][labels.EXECUTION]) <= 63
 
 
 def test_one_attempt_with_the_deadline_and_ttl(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body(timeout=90), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body(timeout=90), settings=wl_settings, secret_name="s")
     assert job["spec"]["backoffLimit"] == 0
     assert job["spec"]["activeDeadlineSeconds"] == 90
     assert job["spec"]["ttlSecondsAfterFinished"] == 600
@@ -84,19 +84,19 @@ def test_one_attempt_with_the_deadline_and_ttl(wl_settings: settings.Settings) -
 
 
 def test_no_timeout_means_no_deadline(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body(timeout=None), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body(timeout=None), settings=wl_settings, secret_name="s")
     assert "activeDeadlineSeconds" not in job["spec"]
 
 
 def test_the_pod_has_no_kubernetes_credentials(wl_settings: settings.Settings) -> None:
-    pod = _pod(jobs.build_job(execution_body(), settings=wl_settings, secret_name="s"))
+    pod = _pod(job_manifest.build_job(execution_body(), settings=wl_settings, secret_name="s"))
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == "runner-sa"
     assert pod["enableServiceLinks"] is False
 
 
 def test_the_pod_passes_the_restricted_profile(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body(), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body(), settings=wl_settings, secret_name="s")
     pod_context = _pod(job)["securityContext"]
     assert pod_context["runAsNonRoot"] is True
     assert pod_context["runAsUser"] == pod_context["runAsGroup"] == pod_context["fsGroup"] == 10001
@@ -114,7 +114,7 @@ def test_the_pod_passes_the_restricted_profile(wl_settings: settings.Settings) -
 def test_credentials_come_from_a_read_only_secret_volume_never_env_or_args(
     wl_settings: settings.Settings,
 ) -> None:
-    job = jobs.build_job(execution_body(), settings=wl_settings, secret_name="wl-run-abc")
+    job = job_manifest.build_job(execution_body(), settings=wl_settings, secret_name="wl-run-abc")
     container = _container(job)
     volumes = {v["name"]: v for v in _pod(job)["volumes"]}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
@@ -131,7 +131,7 @@ def test_credentials_come_from_a_read_only_secret_volume_never_env_or_args(
 
 
 def test_tmp_is_a_bounded_empty_dir(wl_settings: settings.Settings) -> None:
-    job = jobs.build_job(execution_body(), settings=wl_settings, secret_name="s")
+    job = job_manifest.build_job(execution_body(), settings=wl_settings, secret_name="s")
     volumes = {v["name"]: v for v in _pod(job)["volumes"]}
     tmp = next(m for m in _container(job)["volumeMounts"] if m["mountPath"] == "/tmp")
     assert "emptyDir" in volumes[tmp["name"]]
@@ -139,7 +139,7 @@ def test_tmp_is_a_bounded_empty_dir(wl_settings: settings.Settings) -> None:
 
 
 def test_image_and_resources_come_from_the_settings(wl_settings: settings.Settings) -> None:
-    container = _container(jobs.build_job(execution_body(), settings=wl_settings, secret_name="s"))
+    container = _container(job_manifest.build_job(execution_body(), settings=wl_settings, secret_name="s"))
     assert container["image"] == "registry.example/workspace-link:1.2.3"
     assert container["resources"] == {
         "requests": {"cpu": "100m", "memory": "128Mi"},
@@ -154,7 +154,7 @@ def test_placement_and_pull_secrets_from_the_settings(wl_settings: settings.Sett
         runner_node_selector='{"pool": "runners"}',
         runner_tolerations='[{"key": "runners", "operator": "Exists", "effect": "NoSchedule"}]',
     )
-    job = jobs.build_job(execution_body(), settings=tuned, secret_name="s")
+    job = job_manifest.build_job(execution_body(), settings=tuned, secret_name="s")
     kubernetes_validate.validate(job, "1.30", strict=True)
     pod = _pod(job)
     assert pod["imagePullSecrets"] == [{"name": "regcred"}, {"name": "other"}]
@@ -165,5 +165,5 @@ def test_placement_and_pull_secrets_from_the_settings(wl_settings: settings.Sett
 def test_a_malformed_setting_is_named(wl_settings: settings.Settings) -> None:
     tuned = dataclasses.replace(wl_settings, runner_node_selector="pool=runners")
     with pytest.raises(errors.SpecError) as caught:
-        jobs.build_job(execution_body(), settings=tuned, secret_name="s")
+        job_manifest.build_job(execution_body(), settings=tuned, secret_name="s")
     assert caught.value.field == "WL_RUNNER_NODE_SELECTOR"

@@ -10,17 +10,10 @@ from typing import Any
 
 import pytest
 
-from workspace_link import (
-    errors,
-    execution,
-    job_executor,
-    jobs,
-    memstore,
-    naming,
-    resources,
-    settings,
-    workspace,
-)
+from workspace_link.adapters.kube import job_executor
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, execution_state, job_manifest, naming, resources, settings
+from workspace_link.engine import workspace
 
 
 class BlinkingStore:
@@ -54,7 +47,7 @@ async def test_a_failed_job_is_reported_even_when_the_store_fails_at_first(
     running = await inner.replace_status(
         resources.EXECUTION, {**created, "status": {"phase": "Running", "jobName": "run-1", "version": 1}}
     )
-    job = jobs.build_job(
+    job = job_manifest.build_job(
         running, settings=settings.Settings(), secret_name=naming.runner_secret_name("run-1")
     )
     job["status"] = {"conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]}
@@ -68,6 +61,6 @@ async def test_a_failed_job_is_reported_even_when_the_store_fails_at_first(
         if status["phase"] != "Running":
             break
         await ws.changes.wait(ws.changes.counter, 0.05)
-    assert (status["phase"], status["reason"]) == ("Failed", execution.DEADLINE_EXCEEDED)
+    assert (status["phase"], status["reason"]) == ("Failed", execution_state.DEADLINE_EXCEEDED)
     assert store.failures == 0
     await executor.close()

@@ -7,18 +7,9 @@ from typing import Any
 
 import pytest
 
-from workspace_link import (
-    errors,
-    exchange,
-    keys,
-    labels,
-    memstore,
-    naming,
-    protocol,
-    resources,
-    syncconfig,
-    workspace,
-)
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, keys, labels, link_config, naming, protocol, resources
+from workspace_link.engine import exchange, workspace
 
 
 class IdleExecutor:
@@ -38,7 +29,7 @@ class Direct:
     """A client that hands the request straight to the listener's ``exchange.handle``."""
 
     def __init__(
-        self, ws: workspace.Workspace, config: syncconfig.LinkConfig, keys: syncconfig.LinkKeys
+        self, ws: workspace.Workspace, config: link_config.LinkConfig, keys: link_config.LinkKeys
     ) -> None:
         self.ws, self.config, self.keys = ws, config, keys
         self.requests: list[protocol.Envelope] = []
@@ -55,21 +46,21 @@ class Direct:
 
 
 @pytest.fixture(scope="module")
-def key_pair() -> tuple[syncconfig.LinkKeys, syncconfig.LinkKeys]:
+def key_pair() -> tuple[link_config.LinkKeys, link_config.LinkKeys]:
     a = keys.generate_private_key(2048)
     b = keys.generate_private_key(2048)
-    a_keys = syncconfig.LinkKeys(
+    a_keys = link_config.LinkKeys(
         a, keys.key_id(a.public_key()), {keys.key_id(b.public_key()): b.public_key()}, None
     )
-    b_keys = syncconfig.LinkKeys(
+    b_keys = link_config.LinkKeys(
         b, keys.key_id(b.public_key()), {keys.key_id(a.public_key()): a.public_key()}, None
     )
     return a_keys, b_keys
 
 
-def link_config(
+def make_config(
     name: str, *, dialer: bool, send_all: bool = False, role: str | None = None
-) -> syncconfig.LinkConfig:
+) -> link_config.LinkConfig:
     spec: dict[str, Any] = {
         "ownPrivateKey": {"secretName": "own"},
         "remotePublicKey": {"secretName": "peer"},
@@ -79,17 +70,17 @@ def link_config(
         spec["remoteUrl"] = "https://peer.example/api/latest/sync_config/x/sync"
     if role:
         spec["role"] = role
-    return syncconfig.parse({"metadata": {"name": name, "generation": 1}, "spec": spec})
+    return link_config.parse({"metadata": {"name": name, "generation": 1}, "spec": spec})
 
 
 class Pair:
     def __init__(
-        self, key_pair: tuple[syncconfig.LinkKeys, syncconfig.LinkKeys], *, send_all: bool = False
+        self, key_pair: tuple[link_config.LinkKeys, link_config.LinkKeys], *, send_all: bool = False
     ) -> None:
         self.a = workspace.Workspace("ws-a", memstore.MemStore("ws-a"), IdleExecutor())
         self.b = workspace.Workspace("ws-b", memstore.MemStore("ws-b"), IdleExecutor())
-        self.a_config = link_config("to-b", dialer=True, send_all=send_all)
-        self.b_config = link_config("from-a", dialer=False)
+        self.a_config = make_config("to-b", dialer=True, send_all=send_all)
+        self.b_config = make_config("from-a", dialer=False)
         self.a_keys, self.b_keys = key_pair
         self.client = Direct(self.b, self.b_config, self.b_keys)
         self.state = exchange.DialerState()
@@ -275,7 +266,7 @@ async def test_the_listener_holds_until_its_store_changes(key_pair: Any) -> None
 
 async def test_both_sides_controlling_is_a_role_mismatch(key_pair: Any) -> None:
     pair = Pair(key_pair)
-    pair.client.config = link_config("from-a", dialer=False, role="Controlling")
+    pair.client.config = make_config("from-a", dialer=False, role="Controlling")
     with pytest.raises(exchange.RoleMismatch) as caught:
         await pair.once()
     assert caught.value.status == 409 and "Controlling" in str(caught.value)

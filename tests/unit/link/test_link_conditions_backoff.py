@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from workspace_link import backoff, conditions
+from workspace_link.core import backoff, conditions
 
 
 def test_transition_time_moves_only_when_status_flips() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workspace_link import labels, outbox, protocol, resources
+from workspace_link.core import labels, outbox, protocol, resources
 
 
 def execution(name: str, *, created: str = "2024-01-01T00:00:00Z", **parts: Any) -> resources.Body:

@@ -7,7 +7,8 @@ from typing import Any
 import httpx
 import pytest
 
-from workspace_link import errors, keys, peer_client, protocol, replay, settings, signatures, syncconfig
+from workspace_link.adapters.http import peer_client
+from workspace_link.core import errors, keys, link_config, protocol, replay, settings, signatures
 
 URL = "https://peer.example/api/latest/sync_config/link-to-a/sync"
 
@@ -15,7 +16,7 @@ URL = "https://peer.example/api/latest/sync_config/link-to-a/sync"
 @pytest.fixture(scope="module")
 def pair() -> dict[str, Any]:
     ours, theirs = keys.generate_private_key(2048), keys.generate_private_key(2048)
-    config = syncconfig.parse(
+    config = link_config.parse(
         {
             "metadata": {"name": "link-to-b"},
             "spec": {
@@ -25,7 +26,7 @@ def pair() -> dict[str, Any]:
             },
         }
     )
-    link_keys = syncconfig.LinkKeys(
+    link_keys = link_config.LinkKeys(
         ours, keys.key_id(ours.public_key()), {keys.key_id(theirs.public_key()): theirs.public_key()}, None
     )
     return {"ours": ours, "theirs": theirs, "config": config, "keys": link_keys}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from workspace_link.core.resources import Body
 
-from workspace_link import errors, keys, link, memstore, resources, workspace
-from workspace_link.resources import Body
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, keys, resources
+from workspace_link.engine import link, workspace
 
 
 class NoExecutor:

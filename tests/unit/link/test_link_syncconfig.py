@@ -6,7 +6,9 @@ import base64
 
 import pytest
 
-from workspace_link import errors, keys, memstore, resources, syncconfig
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, keys, link_config, resources
+from workspace_link.engine import link_keys
 
 
 def config_body(**spec: object) -> resources.Body:
@@ -26,17 +28,17 @@ def secret(name: str, **entries: bytes) -> resources.Body:
 
 
 def test_dialer_controls_by_default() -> None:
-    config = syncconfig.parse(config_body(remoteUrl="https://b.example/api/latest/sync_config/x/sync"))
+    config = link_config.parse(config_body(remoteUrl="https://b.example/api/latest/sync_config/x/sync"))
     assert config.dialer and config.role == "Controlling" and config.mode == "Dialer"
     assert config.enabled and config.verify_ssl and config.interval is None
-    assert config.own_private_key == syncconfig.KeyRef("own", "private.pem")
-    assert config.remote_public_key == syncconfig.KeyRef("peer", None)
+    assert config.own_private_key == link_config.KeyRef("own", "private.pem")
+    assert config.remote_public_key == link_config.KeyRef("peer", None)
     assert config.generation == 3
 
 
 def test_listener_is_controlled_by_default_and_reverse_dial_keeps_explicit_role() -> None:
-    assert syncconfig.parse(config_body()).role == "Controlled"
-    reverse = syncconfig.parse(config_body(remoteUrl="https://a.example/x", role="Controlled"))
+    assert link_config.parse(config_body()).role == "Controlled"
+    reverse = link_config.parse(config_body(remoteUrl="https://a.example/x", role="Controlled"))
     assert reverse.dialer and reverse.role == "Controlled" and reverse.peer_role == "Controlling"
 
 
@@ -55,7 +57,7 @@ def test_listener_is_controlled_by_default_and_reverse_dial_keeps_explicit_role(
 )
 def test_bad_specs_name_the_field(spec: dict[str, object], field: str) -> None:
     with pytest.raises(errors.SpecError) as caught:
-        syncconfig.parse(config_body(**spec))
+        link_config.parse(config_body(**spec))
     assert caught.value.field == field
 
 
@@ -75,8 +77,8 @@ async def test_keys_load_every_pem_block_and_a_changed_secret_is_picked_up(pems:
     store = memstore.MemStore("keys")
     await store.create("Secret", secret("own", **{"private.pem": pems["own"]}))
     await store.create("Secret", secret("peer", **{"public.pem": pems["peer1"]}))
-    config = syncconfig.parse(config_body())
-    loaded = await syncconfig.load_keys(store, config)
+    config = link_config.parse(config_body())
+    loaded = await link_keys.load_keys(store, config)
     assert loaded.key_id == keys.key_id(keys.load_private_key(pems["own"], source="t").public_key())
     assert len(loaded.remote_keys) == 1
     assert "BEGIN" not in repr(loaded)
@@ -84,20 +86,20 @@ async def test_keys_load_every_pem_block_and_a_changed_secret_is_picked_up(pems:
     # Rotation: a second PEM block in the same entry is accepted as soon as the Secret changes.
     both = pems["peer1"] + pems["peer2"]
     await store.patch("Secret", "peer", {"data": {"public.pem": base64.b64encode(both).decode()}})
-    assert len((await syncconfig.load_keys(store, config)).remote_keys) == 2
+    assert len((await link_keys.load_keys(store, config)).remote_keys) == 2
 
 
 async def test_a_missing_secret_or_key_is_named_without_content(pems: dict[str, bytes]) -> None:
     store = memstore.MemStore("keys")
-    config = syncconfig.parse(config_body())
+    config = link_config.parse(config_body())
     with pytest.raises(errors.KeyLoadError, match="Secret keys/own not found"):
-        await syncconfig.load_keys(store, config)
+        await link_keys.load_keys(store, config)
     await store.create("Secret", secret("own", other=pems["own"]))
     with pytest.raises(errors.KeyLoadError, match=r"has no key private\.pem"):
-        await syncconfig.load_keys(store, config)
+        await link_keys.load_keys(store, config)
     await store.patch("Secret", "own", {"data": {"private.pem": base64.b64encode(b"garbage").decode()}})
     with pytest.raises(errors.KeyLoadError) as caught:
-        await syncconfig.load_keys(store, config)
+        await link_keys.load_keys(store, config)
     assert "garbage" not in str(caught.value) and "private.pem" in str(caught.value)
 
 
@@ -107,7 +109,9 @@ async def test_ca_from_a_configmap(pems: dict[str, bytes]) -> None:
     await store.create("Secret", secret("peer", a=pems["peer1"], b=pems["peer2"]))
     pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
     await store.create("ConfigMap", {"metadata": {"name": "ca"}, "data": {"ca.crt": pem}})
-    config = syncconfig.parse(config_body(caCertificate={"kind": "ConfigMap", "name": "ca", "key": "ca.crt"}))
-    loaded = await syncconfig.load_keys(store, config)
+    config = link_config.parse(
+        config_body(caCertificate={"kind": "ConfigMap", "name": "ca", "key": "ca.crt"})
+    )
+    loaded = await link_keys.load_keys(store, config)
     assert loaded.ca_pem == pem.encode()
     assert len(loaded.remote_keys) == 2

@@ -10,7 +10,7 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workspace_link import errors, protocol
+from workspace_link.core import errors, protocol
 
 JSON_SCALARS = (
     st.none()
@@ -68,7 +68,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 
 PATHS = _paths(VALID)[1:]
 SCHEMA = json.loads(
-    (importlib.resources.files("workspace_link") / "schemas" / "envelope.schema.json").read_text(
+    (importlib.resources.files("workspace_link.core") / "schemas" / "envelope.schema.json").read_text(
         encoding="utf-8"
     )
 )

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from workspace_link import errors, protocol
+from workspace_link.core import errors, protocol
 
 KEY_ID = "sha256:" + "k" * 43
 
@@ -69,7 +69,7 @@ def controlled_body() -> dict[str, Any]:
 
 
 SCHEMA = json.loads(
-    (importlib.resources.files("workspace_link") / "schemas" / "envelope.schema.json").read_text(
+    (importlib.resources.files("workspace_link.core") / "schemas" / "envelope.schema.json").read_text(
         encoding="utf-8"
     )
 )

@@ -12,7 +12,7 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workspace_link import errors, protocol
+from workspace_link.core import errors, protocol
 
 NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,30}[a-z0-9])?", fullmatch=True)
 UIDS = st.uuids().map(str) | st.from_regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?", fullmatch=True)
@@ -106,7 +106,7 @@ ENVELOPES = _envelopes("Controlling") | _envelopes("Controlled")
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    text = (importlib.resources.files("workspace_link") / "schemas" / name).read_text(encoding="utf-8")
+    text = (importlib.resources.files("workspace_link.core") / "schemas" / name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     jsonschema.Draft202012Validator.check_schema(schema)
     return schema

@@ -12,7 +12,8 @@ import trustme
 from aiohttp import web
 from cryptography import x509
 
-from workspace_link import errors, servingcert
+from workspace_link.adapters.http import servingcert
+from workspace_link.core import errors
 
 
 def _write(leaf: trustme.LeafCert, directory: Path, *, stamp: int) -> None:

@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from http_message_signatures import algorithms
 
-from workspace_link import errors, keys, replay, settings, signatures
+from workspace_link.core import errors, keys, replay, settings, signatures
 
 PATH = "/api/latest/sync_config/link-from-a/sync"
 BODY = b'{"protocol":1,"messages":[]}'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workspace_link import replay
+from workspace_link.core import replay
 
 
 class FakeClock:

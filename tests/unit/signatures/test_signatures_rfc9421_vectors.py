@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from http_message_signatures import algorithms
 
-from workspace_link import keys, signatures
+from workspace_link.core import keys, signatures
 
 # RFC 9421 B.1.2, test-key-rsa-pss (public part).
 TEST_KEY_RSA_PSS_PUB = b"""-----BEGIN PUBLIC KEY-----

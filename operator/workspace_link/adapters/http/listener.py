@@ -1,0 +1,241 @@
+"""The listener's HTTP endpoint: ``POST /api/latest/sync_config/<name>/sync`` (aiohttp).
+
+Why a module of its own: this is where untrusted bytes arrive. It checks, in the order
+docs/protocol.md §5 fixes so that nothing unauthenticated is parsed: method (405), size before
+the body is read in full (413), the SyncConfig named in the path (404 unknown or not a
+listener), enabled (403), content type (415), keys loadable (503), the signature against THAT
+config's accepted keys (401 with the signature's reason; 403 ``wrong-link`` when it verifies
+with a key of another SyncConfig here), the body (422 protocol version, 400 malformed), the
+role (409). Only then does ``exchange.handle`` touch the store. Every refusal is the protocol's
+error body, changes nothing, and is counted (``workspace_link_sync_refusals_total{reason}``).
+A successful answer is signed and bound to the request's signature.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from workspace_link.adapters import metrics
+from workspace_link.core import errors, link_config, protocol, replay, resources, signatures
+from workspace_link.engine import exchange, link, link_keys, workspace
+
+logger = logging.getLogger(__name__)
+
+WS_KEY: web.AppKey[workspace.Workspace] = web.AppKey("workspace", workspace.Workspace)
+REPLAY_KEY: web.AppKey[replay.ReplayCache] = web.AppKey("replay", replay.ReplayCache)
+
+
+class _Holds:
+    """The answers in progress (held long-polls) and whether the app is shutting down."""
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+
+HOLDS_KEY: web.AppKey[_Holds] = web.AppKey("holds", _Holds)
+_CHUNK = 64 * 1024
+
+
+class Refusal(Exception):
+    """A refused request: becomes the protocol's error body."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def _refuse(error: Refusal) -> web.Response:
+    metrics.SYNC_REFUSALS.labels(reason=error.reason).inc()
+    return web.Response(
+        status=error.status,
+        body=protocol.encode_error(error.status, error.reason, error.message),
+        content_type=protocol.CONTENT_TYPE,
+    )
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    too_large = Refusal(413, "too-large", f"the body exceeds the limit of {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _config(ws: workspace.Workspace, name: str) -> link_config.LinkConfig:
+    unknown = Refusal(404, "unknown-config", f"no SyncConfig {name!r} listens in this workspace")
+    try:
+        body = await ws.store.get(resources.SYNC_CONFIG, name)
+    except errors.NotFound:
+        raise unknown from None
+    try:
+        config = link_config.parse(body)
+    except errors.SpecError as exc:
+        raise Refusal(503, "unavailable", f"SyncConfig {name!r} is invalid here: {exc}") from exc
+    if config.dialer:
+        raise unknown
+    if not config.enabled:
+        raise Refusal(403, "disabled", f"SyncConfig {name!r} is disabled (enabled: false)")
+    return config
+
+
+async def _other_links_keys(ws: workspace.Workspace, name: str) -> dict[str, list[rsa.RSAPublicKey]]:
+    """The accepted keys of every other SyncConfig here, to tell ``wrong-link`` from ``unknown-key``."""
+    found: dict[str, list[rsa.RSAPublicKey]] = {}
+    for body in await ws.store.list(resources.SYNC_CONFIG):
+        other = resources.name(body)
+        if other == name:
+            continue
+        try:
+            config = link_config.parse(body)
+            found[other] = list((await link_keys.load_remote_keys(ws.secrets, config)).values())
+        except (errors.SpecError, errors.KeyLoadError):
+            continue
+    return found
+
+
+def _verify(
+    ws: workspace.Workspace,
+    cache: replay.ReplayCache,
+    *,
+    name: str,
+    ring: signatures.KeyRing,
+    request: web.Request,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> signatures.VerifiedMessage:
+    verifier = signatures.Verifier.from_settings(ws.settings, keys=ring, link=name, replay=cache)
+    return signatures.verify_request(
+        verifier, method=request.method, path=request.raw_path, headers=headers, body=body
+    )
+
+
+async def _sync(request: web.Request) -> web.StreamResponse:
+    ws = request.app[WS_KEY]
+    cache = request.app[REPLAY_KEY]
+    name = request.match_info["name"]
+    try:
+        if request.method != "POST":
+            raise Refusal(405, "method-not-allowed", f"{request.method} is not allowed here; use POST")
+        raw = await _read_body(request, ws.settings.max_body_bytes)
+        config = await _config(ws, name)
+        if request.content_type != protocol.CONTENT_TYPE:
+            raise Refusal(415, "unsupported-media-type", f"Content-Type must be {protocol.CONTENT_TYPE}")
+        try:
+            keys = await link_keys.load_keys(ws.secrets, config)
+        except errors.KeyLoadError as exc:
+            await link.record_listener_failure(ws, config, error=exc)
+            raise Refusal(
+                503, "unavailable", f"the keys of SyncConfig {name!r} cannot be loaded here"
+            ) from exc
+        headers = dict(request.headers)
+        try:
+            ring = signatures.KeyRing.for_link(name, keys.remote_keys.values())
+            seen = _verify(ws, cache, name=name, ring=ring, request=request, headers=headers, body=raw)
+        except errors.SignatureError as exc:
+            if exc.reason != "unknown-key":
+                raise
+            # Another link's key? Its own keys come last so a key shared by two links is ours.
+            ring = signatures.KeyRing({**await _other_links_keys(ws, name), name: keys.remote_keys.values()})
+            seen = _verify(ws, cache, name=name, ring=ring, request=request, headers=headers, body=raw)
+        envelope = protocol.decode(raw, max_bytes=ws.settings.max_body_bytes)
+        if envelope.sender.key_id != seen.key_id:
+            raise errors.SignatureError(
+                f"sender.keyId {envelope.sender.key_id} differs from the signature's keyid {seen.key_id}",
+                reason="invalid",
+            )
+        try:
+            exchange.check_role(config, envelope.sender)
+        except exchange.RoleMismatch as exc:
+            await link.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
+            raise Refusal(409, "role-mismatch", str(exc)) from exc
+    except Refusal as refusal:
+        return _refuse(refusal)
+    except errors.SignatureError as exc:
+        return _refuse(Refusal(403 if exc.reason == "wrong-link" else 401, exc.reason, str(exc)))
+    except errors.UnsupportedProtocol as exc:
+        return _refuse(Refusal(422, "unsupported-protocol", str(exc)))
+    except errors.MessageError as exc:
+        return _refuse(Refusal(400, "malformed", str(exc)))
+    except errors.StoreError as exc:
+        logger.warning("sync %s: store unavailable: %s", name, exc)
+        return _refuse(Refusal(503, "unavailable", "the listener cannot reach its store; retry later"))
+
+    holds = request.app[HOLDS_KEY]
+    if holds.closing:
+        # A request that slipped in on a kept-alive connection while shutting down: holding
+        # it would keep the dialer waiting on a listener that is going away.
+        refused = _refuse(Refusal(503, "unavailable", "the listener is shutting down; retry"))
+        refused.force_close()  # the retry must open a new connection, to the new listener
+        return refused
+    task = asyncio.current_task()
+    if task is not None:
+        holds.tasks.add(task)
+    try:
+        answer = await exchange.handle(ws, config=config, keys=keys, envelope=envelope)
+    except errors.StoreError as exc:
+        logger.warning("sync %s: store unavailable while applying: %s", name, exc)
+        return _refuse(Refusal(503, "unavailable", "the listener cannot reach its store; retry later"))
+    finally:
+        if task is not None:
+            holds.tasks.discard(task)
+    await link.record_listener_exchange(
+        ws, config, peer=envelope.sender, received=len(envelope.messages), sent=len(answer.messages)
+    )
+    body = protocol.encode(answer)
+    signer = signatures.Signer(keys.private_key, expires_in=ws.settings.signature_max_age)
+    added = signatures.sign_response(
+        signer,
+        status=200,
+        headers={"Content-Type": protocol.CONTENT_TYPE},
+        body=body,
+        request_headers=headers,
+    )
+    metrics.SYNC_EXCHANGES.labels(config=name).inc()
+    response = web.Response(status=200, body=body)
+    for key, value in added.items():
+        response.headers[key] = value
+    response.headers["Content-Type"] = protocol.CONTENT_TYPE
+    return response
+
+
+def create_app(ws: workspace.Workspace, *, replay_cache: replay.ReplayCache | None = None) -> web.Application:
+    """The sync endpoint for every listening SyncConfig of ``ws``.
+
+    ``replay_cache`` remembers nonces; pass one that outlives the app when the app is rebuilt.
+    """
+    # The body limit is enforced by _read_body with a clear 413; aiohttp's own limit only
+    # applies to request.read()/post(), which this app never calls.
+    app = web.Application(client_max_size=ws.settings.max_body_bytes + 1)
+    app[WS_KEY] = ws
+    app[REPLAY_KEY] = replay_cache or replay.ReplayCache()
+    app[HOLDS_KEY] = _Holds()
+    app.router.add_route("*", protocol.SYNC_PATH.format(name="{name}"), _sync)
+    app.on_shutdown.append(_end_holds)
+    return app
+
+
+async def _end_holds(app: web.Application) -> None:
+    """On shutdown, cut held long-polls at once: the dialer sees the connection drop and
+    reconnects (to the restarted listener) instead of waiting out a hold nobody will answer."""
+    holds = app[HOLDS_KEY]
+    holds.closing = True
+    for task in list(holds.tasks):
+        task.cancel()

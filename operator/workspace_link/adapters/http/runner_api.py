@@ -1,0 +1,292 @@
+"""The runner API: the only door a flow's runner has into its workspace.
+
+A runner holds a token ``<execution>.<random>`` (from its per-execution Secret) and may, for
+that one execution: read its script and inputs, log, save outputs, start, wait on and cancel
+its own children, and end. Nothing else: no Kubernetes credentials, no other execution. The
+token is checked against the execution's runner Secret in constant time; 401 means "no usable
+token", 403 "this token does not allow that". Errors are JSON ``{"error": "..."}`` naming the
+field. This server listens on its own port, never the sync endpoint's (DESIGN §5).
+
+The decisions live in ``lifecycle``; this module is the HTTP shell around them. Tokens and
+Authorization headers are never logged (aiohttp's access log records no headers by default
+and we log no request bodies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from workspace_link.adapters.http import serving
+from workspace_link.core import errors, execution_state, naming, protocol, resources
+from workspace_link.engine import executions, workspace
+
+logger = logging.getLogger(__name__)
+
+#: Largest request body: outputs and inputs are capped at 256 KiB of JSON each; leave room
+#: for escaping and the envelope.
+MAX_REQUEST_BYTES: Final = 1024 * 1024
+#: Longest long-poll on a child, in seconds (docs/architecture.md): under common proxy timeouts.
+MAX_WAIT_SECONDS: Final = 20.0
+
+_WS_KEY: Final = web.AppKey("workspace", workspace.Workspace)
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _Refused(Exception):
+    """An HTTP refusal with a JSON error body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json_error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Translate refusals and the error tree into JSON answers, at this one boundary."""
+    try:
+        return await handler(request)
+    except _Refused as exc:
+        return _json_error(exc.status, exc.message)
+    except execution_state.OutputsTooLarge as exc:
+        return _json_error(413, str(exc))
+    except errors.SpecError as exc:
+        return _json_error(400, str(exc))
+    except execution_state.InvalidTransition as exc:
+        return _json_error(409, str(exc))
+    except errors.NotFound as exc:
+        return _json_error(404, str(exc))
+    except errors.Conflict as exc:
+        return _json_error(503, f"{exc}; retry")
+    except web.HTTPRequestEntityTooLarge:
+        return _json_error(413, f"body: larger than {MAX_REQUEST_BYTES} bytes")
+    except web.HTTPException as exc:
+        return _json_error(exc.status, exc.reason)
+
+
+# -- authentication --------------------------------------------------------------------------
+async def _authenticate(request: web.Request) -> resources.Body:
+    """Return the Execution the bearer token belongs to, or refuse (401/403)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise _Refused(401, "Authorization: a bearer token is required")
+    name, dot, random_part = token.rpartition(".")
+    if not dot or not name or not random_part:
+        raise _Refused(401, "Authorization: the token is malformed")
+    ws = request.app[_WS_KEY]
+    try:
+        secret = await ws.store.get(resources.SECRET, naming.runner_secret_name(name))
+        expected = executions.secret_value(secret, "token")
+        body = await ws.store.get(resources.EXECUTION, name)
+    except (errors.NotFound, errors.KeyLoadError):
+        # Same answer as a wrong token: a caller learns nothing about which executions exist.
+        raise _Refused(403, "Authorization: the token is not valid for any execution") from None
+    if not hmac.compare_digest(expected.encode(), token.encode()):
+        raise _Refused(403, "Authorization: the token is not valid for this execution")
+    return body
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _Refused(413, f"body: larger than {MAX_REQUEST_BYTES} bytes") from None
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise _Refused(400, "body: malformed JSON") from None
+    if not isinstance(data, dict):
+        raise _Refused(400, "body: must be a JSON object")
+    return data
+
+
+async def _own_child(ws: workspace.Workspace, me: resources.Body, child_name: str) -> resources.Body:
+    try:
+        child = await ws.store.get(resources.EXECUTION, child_name)
+    except errors.NotFound:
+        child = None
+    if child is None or resources.spec(child).get("parent") != resources.name(me):
+        raise _Refused(403, f"name: {child_name!r} is not a child of this execution")
+    return child
+
+
+def _child_view(child: resources.Body) -> dict[str, Any]:
+    status = resources.status(child)
+    return {
+        "name": resources.name(child),
+        "phase": resources.phase(child),
+        "reason": status.get("reason"),
+        "message": status.get("message"),
+        "outputs": status.get("outputs") or {},
+    }
+
+
+# -- endpoints -------------------------------------------------------------------------------
+async def _get_execution(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    spec = resources.spec(me)
+    try:
+        script = await executions.resolve_script(ws, me)
+    except errors.NotFound as exc:
+        raise _Refused(404, f"script: {exc}") from None
+    return web.json_response(
+        {
+            "name": resources.name(me),
+            "flow": spec.get("flow"),
+            "script": script,
+            "inputs": spec.get("inputs") or {},
+            "workspace": ws.namespace,
+            "parent": spec.get("parent"),
+        }
+    )
+
+
+async def _post_log(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    data = await _json_body(request)
+    lines = data.get("lines")
+    if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
+        raise _Refused(400, "lines: must be a list of strings")
+    await executions.log(ws, resources.name(me), lines)
+    return web.json_response({})
+
+
+async def _post_outputs(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    data = await _json_body(request)
+    outputs = data.get("outputs")
+    if not isinstance(outputs, dict):
+        raise _Refused(400, "outputs: must be an object")
+    merged = await executions.save(ws, resources.name(me), outputs)
+    return web.json_response({"outputs": merged})
+
+
+async def _post_children(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    data = await _json_body(request)
+    call_id = data.get("callId")
+    if isinstance(call_id, int) and not isinstance(call_id, bool):
+        call_id = str(call_id)
+    if not isinstance(call_id, str) or not call_id:
+        raise _Refused(400, "callId: must be a non-empty string")
+    name = await executions.start_child(
+        ws,
+        me,
+        call_id=call_id,  # type checked by lifecycle, which names the field
+        flow=data.get("flow"),  # type: ignore[arg-type]
+        remote_workspace=data.get("remoteWorkspace"),
+        inputs=data.get("inputs"),
+        timeout_seconds=data.get("timeoutSeconds"),
+    )
+    return web.json_response({"name": name})
+
+
+async def _get_child(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    child_name = request.match_info["name"]
+    raw_wait = request.query.get("wait", "0")
+    try:
+        wait = float(raw_wait)
+    except ValueError:
+        raise _Refused(400, f"wait: {raw_wait!r} is not a number of seconds") from None
+    if not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise _Refused(400, f"wait: must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
+    deadline = time.monotonic() + wait
+    while True:
+        since = ws.changes.counter
+        child = await _own_child(ws, me, child_name)
+        remaining = deadline - time.monotonic()
+        if resources.is_terminal(child) or remaining <= 0:
+            return web.json_response(_child_view(child))
+        await ws.changes.wait(since, remaining)
+
+
+async def _cancel_child(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    child = await _own_child(ws, me, request.match_info["name"])
+    if not resources.is_terminal(child):
+        await executions.cancel(ws, resources.name(child))
+    return web.json_response({})
+
+
+async def _post_end(request: web.Request) -> web.Response:
+    ws = request.app[_WS_KEY]
+    me = await _authenticate(request)
+    data = await _json_body(request)
+    phase = data.get("phase")
+    message = data.get("message")
+    reason = data.get("reason")
+    if not isinstance(phase, str):
+        raise _Refused(400, "phase: must be one of Succeeded, Failed, Cancelled")
+    if message is not None and not isinstance(message, str):
+        raise _Refused(400, "message: must be a string")
+    if reason is not None and (
+        not isinstance(reason, str) or not reason.isidentifier() or len(reason) > protocol.MAX_REASON_CHARS
+    ):
+        raise _Refused(
+            400, f"reason: must be a CamelCase word of at most {protocol.MAX_REASON_CHARS} characters"
+        )
+    await executions.end(ws, resources.name(me), phase, message, reason)
+    return web.json_response({})
+
+
+def create_app(ws: workspace.Workspace) -> web.Application:
+    """The runner API application for one workspace (exactly the documented endpoints)."""
+    app = web.Application(middlewares=[_errors], client_max_size=MAX_REQUEST_BYTES)
+    app[_WS_KEY] = ws
+    app.router.add_get("/v1/execution", _get_execution)
+    app.router.add_post("/v1/log", _post_log)
+    app.router.add_post("/v1/outputs", _post_outputs)
+    app.router.add_post("/v1/children", _post_children)
+    app.router.add_get("/v1/children/{name}", _get_child)
+    app.router.add_post("/v1/children/{name}/cancel", _cancel_child)
+    app.router.add_post("/v1/end", _post_end)
+    return app
+
+
+class Server:
+    """The runner API served on ``host:port`` (port 0 = an ephemeral one; see ``url``)."""
+
+    def __init__(self, ws: workspace.Workspace, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._ws = ws
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        # Held long-polls end within MAX_WAIT_SECONDS anyway; don't make shutdown wait for them.
+        self._runner, port = await serving.serve(
+            create_app(self._ws), host=self._host, port=self._port, shutdown_timeout=0.5
+        )
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self.url = f"http://{host}:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            try:
+                await asyncio.wait_for(runner.cleanup(), 5)
+            except TimeoutError:
+                logger.warning("runner API did not stop within 5 s")

@@ -1,0 +1,376 @@
+"""The kopf shell: API server events in, calls into the core out. Run by ``workspace-link operator``.
+
+Why it exists: in the operator, kopf delivers the store events that ``memstore.watch`` delivers
+in the embedded mode. Every handler here is a few lines that call the core (``lifecycle``,
+``link``, ``job_executor``) with the ``workspace.Workspace`` built at startup; no decision is
+taken here.
+
+What kopf is asked to do, and why:
+
+- Executions: ``on.resume``/``on.create``/``on.update(spec)`` call ``executions.reconcile``
+  (level-triggered and idempotent, so kopf's retries are safe); every event wakes
+  ``ws.changes`` (dialers send at once, long-polls and runner waits end). A ``DELETED`` event
+  runs ``executions.cleanup`` (Job and runner Secret deleted at once). No finalizer on
+  Executions: one that only the operator removes would hang namespace deletion and
+  uninstalls, and the API server's GC removes what an interrupted cleanup leaves (both carry
+  ownerReferences to the Execution).
+- Jobs and runner pods (label-filtered): their changes become ``executions.run_ended`` through
+  ``job_executor`` (deadline, OOM, exit code, image pull, unschedulable).
+- SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link.reconcile_config``; a
+  ``daemon`` per *enabled* SyncConfig runs ``link.run`` (kopf stops it when the object is
+  deleted, disabled, or the operator exits, and starts it again when re-enabled).
+- Startup builds the workspace and serves the sync listener (TLS from
+  ``settings.tls_cert_file``), the runner API and ``health`` on their own ports; cleanup
+  stops them.
+
+Errors at the edge (STYLE.md): transient store or peer failures become
+``kopf.TemporaryError`` (kopf retries later); malformed specs and signature failures become
+``kopf.PermanentError`` (retrying without a change cannot help). A missing or broken key Secret
+is retried slowly rather than given up: the Secret may be created after the SyncConfig, and
+no SyncConfig change would announce it.
+
+kopf runs namespaced (``WL_NAMESPACE``), standalone (one replica, no peering objects), with
+scanning disabled: the operator's Role is namespaced and may not list CRDs or namespaces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import os
+import pathlib
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Final, cast
+
+import kopf
+from aiohttp import web
+from kubernetes import client as k8s_client
+from kubernetes import config as k8s_config
+
+from workspace_link.adapters import metrics
+from workspace_link.adapters.http import health, listener, peer_client, runner_api, serving, servingcert
+from workspace_link.adapters.kube import job_executor, kubestore
+from workspace_link.core import errors, labels, resources, settings
+from workspace_link.engine import executions, link, workspace
+
+logger = logging.getLogger(__name__)
+
+#: The handlers of this module; ``run_operator`` and the tests run kopf with exactly these.
+registry: Final = kopf.OperatorRegistry()
+
+_IN_CLUSTER_NAMESPACE: Final = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+_MEMO_KEY: Final = "workspace_link"
+_GROUP, _VERSION = labels.GROUP, labels.VERSION
+_RUNNER_LABELS: Final = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.COMPONENT: "runner"}
+
+#: Seconds kopf waits before retrying after a transient failure (the store or a peer), after a
+#: write conflict (someone else wrote first: re-read soon), and after a key Secret problem.
+TRANSIENT_DELAY: Final = 10.0
+CONFLICT_DELAY: Final = 1.0
+KEYS_DELAY: Final = 60.0
+
+
+@dataclass
+class Runtime:
+    """What startup builds and cleanup tears down; kept in kopf's ``memo``."""
+
+    ws: workspace.Workspace
+    executor: job_executor.JobExecutor
+    api_client: k8s_client.ApiClient
+    servers: list[web.AppRunner] = field(default_factory=list)
+    runner_api: runner_api.Server | None = None
+    health: health.Server | None = None
+    #: Follows the listener's certificate files (renewed in place by cert-manager).
+    certificate_task: asyncio.Task[None] | None = None
+
+
+def operator_settings() -> kopf.OperatorSettings:
+    """kopf's settings for this operator (see the module doc for why each)."""
+    config = kopf.OperatorSettings()
+    config.scanning.disabled = True
+    # Our own events say what happened; kopf's per-handler "succeeded" events would drown them.
+    config.posting.level = logging.WARNING
+    # A watch that the API server or a proxy silently drops must not stall the operator.
+    config.watching.server_timeout = 300
+    config.watching.client_timeout = 330
+    # kopf keeps its bookkeeping in annotations only: the CRDs' structural schemas prune an
+    # undeclared status.kopf, and our status writes replace the whole status conditionally.
+    config.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=labels.GROUP)
+    config.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=labels.GROUP,
+        key="last-handled-configuration",
+        # A script and inputs may be 256 KiB each: copied into an annotation they would break
+        # the API server's 256 KiB limit on annotations. No handler reacts to their changes.
+        ignored_fields=["spec.script", "spec.inputs"],
+    )
+    return config
+
+
+def namespace_from_env() -> str:
+    """The namespace this operator's workspace is: ``WL_NAMESPACE``, else the pod's own."""
+    value = os.environ.get("WL_NAMESPACE", "").strip()
+    if not value and _IN_CLUSTER_NAMESPACE.is_file():
+        value = _IN_CLUSTER_NAMESPACE.read_text().strip()
+    if not value:
+        raise errors.SpecError("is not set and no in-cluster namespace was found", field="WL_NAMESPACE")
+    return value
+
+
+def _configuration() -> k8s_client.Configuration:
+    """Blocking (reads files, may run a kubeconfig exec plugin): called in a thread."""
+    configuration = k8s_client.Configuration()
+    try:
+        # In a pod: the projected ServiceAccount token, re-read as the kubelet rotates it.
+        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+    except k8s_config.ConfigException:
+        # The client reads $KUBECONFIG once, at import; read it now (it may change in tests).
+        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
+        )
+    return configuration
+
+
+def _api_client() -> k8s_client.ApiClient:
+    return k8s_client.ApiClient(_configuration())
+
+
+def build_workspace(
+    namespace: str, api_client: k8s_client.ApiClient, *, wl_settings: settings.Settings
+) -> tuple[workspace.Workspace, job_executor.JobExecutor]:
+    """The operator's workspace: the API server as store, Jobs as executor."""
+    store = kubestore.KubeStore(namespace, api_client)
+    keys_store = None
+    if wl_settings.keys_namespace and wl_settings.keys_namespace != namespace:
+        keys_store = kubestore.KubeStore(wl_settings.keys_namespace, api_client)
+    executor = job_executor.JobExecutor(store, settings=wl_settings)
+    ws = workspace.Workspace(
+        namespace=namespace, store=store, executor=executor, settings=wl_settings, keys_store=keys_store
+    )
+    return ws, executor
+
+
+def _runtime(memo: Any) -> Runtime:
+    return cast(Runtime, memo[_MEMO_KEY])
+
+
+def _plain(body: Any) -> resources.Body:
+    """A deep, plain-dict copy of kopf's body view: the core may keep or change it."""
+    return cast(resources.Body, copy.deepcopy(dict(body)))
+
+
+@contextlib.contextmanager
+def at_the_edge() -> Iterator[None]:
+    """Translate the project's errors into kopf's retry decisions (see the module doc)."""
+    try:
+        yield
+    except errors.Conflict as exc:
+        raise kopf.TemporaryError(str(exc), delay=CONFLICT_DELAY) from exc
+    except errors.KeyLoadError as exc:
+        raise kopf.TemporaryError(str(exc), delay=KEYS_DELAY) from exc
+    except (errors.StoreError, errors.PeerError) as exc:
+        raise kopf.TemporaryError(str(exc), delay=TRANSIENT_DELAY) from exc
+    except (errors.SpecError, errors.SignatureError) as exc:
+        raise kopf.PermanentError(str(exc)) from exc
+
+
+def _serving_certificate(wl_settings: settings.Settings) -> servingcert.ServingCertificate | None:
+    if not wl_settings.tls_cert_file:
+        return None
+    if not wl_settings.tls_key_file:
+        raise errors.SpecError("must be set together with WL_TLS_CERT_FILE", field="WL_TLS_KEY_FILE")
+    return servingcert.ServingCertificate(wl_settings.tls_cert_file, wl_settings.tls_key_file)
+
+
+# -- lifecycle of the operator ------------------------------------------------------------------
+@kopf.on.login(registry=registry)
+async def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf connects as the operator's ``KubeStore`` does (its own registry has no default login)."""
+    configuration = await asyncio.to_thread(_configuration)
+    header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
+        "authorization"
+    )
+    scheme, _sep, token = (header or "").rpartition(" ")
+    return kopf.ConnectionInfo(
+        server=configuration.host,
+        ca_path=configuration.ssl_ca_cert,
+        insecure=not configuration.verify_ssl,
+        scheme=scheme or None,
+        token=token or None,
+        certificate_path=configuration.cert_file,
+        private_key_path=configuration.key_file,
+    )
+
+
+@kopf.on.startup(registry=registry)
+async def startup(memo: kopf.Memo, **_: Any) -> None:
+    """Build the workspace and open the three ports. Any failure here is configuration (bad
+    settings, TLS files, a port in use): the operator exits rather than retry it forever."""
+    try:
+        wl_settings = settings.Settings.from_env()
+        namespace = namespace_from_env()
+        api_client = await asyncio.to_thread(_api_client)
+    except (ValueError, OSError, errors.SpecError, k8s_config.ConfigException) as exc:
+        raise kopf.PermanentError(f"cannot start: {exc}") from exc
+    ws, executor = build_workspace(namespace, api_client, wl_settings=wl_settings)
+    runtime = Runtime(ws=ws, executor=executor, api_client=api_client)
+    memo[_MEMO_KEY] = runtime
+    try:
+        certificate = _serving_certificate(wl_settings)
+        sync_runner, _sync_port = await serving.serve(
+            listener.create_app(ws),
+            # Every interface: peers, runner pods and the kubelet reach the pod's IP.
+            host="0.0.0.0",  # noqa: S104
+            port=wl_settings.sync_port,
+            ssl_context=certificate.context if certificate else None,
+        )
+        runtime.servers.append(sync_runner)
+        if certificate is not None:
+            runtime.certificate_task = asyncio.create_task(certificate.follow())
+        runtime.runner_api = runner_api.Server(ws, host="0.0.0.0", port=wl_settings.runner_port)  # noqa: S104
+        await runtime.runner_api.start()
+        runtime.health = health.Server(port=wl_settings.health_port)
+        await runtime.health.start()
+    except (OSError, ssl.SSLError, errors.SpecError) as exc:
+        await _stop(runtime)
+        raise kopf.PermanentError(f"cannot serve: {exc}") from exc
+    logger.info(
+        "workspace %s: sync port %d (%s), runner API port %d, health port %d",
+        namespace,
+        wl_settings.sync_port,
+        "TLS" if wl_settings.tls_cert_file else "plain HTTP behind an Ingress",
+        wl_settings.runner_port,
+        wl_settings.health_port,
+    )
+
+
+@kopf.on.cleanup(registry=registry)
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = memo.pop(_MEMO_KEY, None)
+    if runtime is not None:
+        await _stop(runtime)
+
+
+async def _stop(runtime: Runtime) -> None:
+    if runtime.certificate_task is not None:
+        runtime.certificate_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await runtime.certificate_task
+    for app_runner in runtime.servers:
+        await app_runner.cleanup()
+    runtime.servers.clear()
+    if runtime.runner_api is not None:
+        await runtime.runner_api.stop()
+    if runtime.health is not None:
+        await runtime.health.stop()
+    await runtime.executor.close()
+    await asyncio.to_thread(runtime.api_client.close)
+
+
+# -- executions ---------------------------------------------------------------------------------
+def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    # Mirrors never run and a terminal phase is final: at startup kopf resumes every
+    # execution, and thousands of finished ones need no reconcile (not even a read).
+    return not spec.get("mirror") and status.get("phase") not in resources.TERMINAL
+
+
+@kopf.on.resume(_GROUP, _VERSION, "executions", when=_live, registry=registry)
+@kopf.on.create(_GROUP, _VERSION, "executions", when=_live, registry=registry)
+@kopf.on.update(_GROUP, _VERSION, "executions", field="spec", when=_live, registry=registry)
+async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    with at_the_edge():
+        await executions.reconcile(_runtime(memo).ws, _plain(body))
+
+
+@kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
+async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    # Any change to any execution may be something a dialer must send or a waiter must see.
+    runtime.ws.changes.notify()
+    if type == "DELETED" and not body.spec.get("mirror"):
+        # Delete the Job and the runner Secret at once. No finalizer: a finalizer only the
+        # operator can remove would hang namespace deletion and uninstalls; the API server's
+        # garbage collector (ownerReferences) removes them anyway if this attempt fails.
+        try:
+            await executions.cleanup(runtime.ws, _plain(body))
+        except errors.WorkspaceLinkError as exc:
+            logger.warning("Execution %s: cleanup left to garbage collection: %s", body.metadata.name, exc)
+
+
+# -- runner Jobs and pods -----------------------------------------------------------------------
+@kopf.on.event("batch", "v1", "jobs", labels=_RUNNER_LABELS, registry=registry)
+async def job_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    # kopf never retries an event handler: the executor retries a failed report itself.
+    await runtime.executor.report_job(runtime.ws, _plain(body), deleted=type == "DELETED")
+
+
+@kopf.on.event("", "v1", "pods", labels=_RUNNER_LABELS, registry=registry)
+async def pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    runtime = _runtime(memo)
+    if type == "DELETED":
+        runtime.executor.pod_gone(_plain(body))
+        return
+    await runtime.executor.report_pod(runtime.ws, _plain(body))
+
+
+# -- links ----------------------------------------------------------------------------------------
+@kopf.on.event("", "v1", "secrets", registry=registry)
+async def secret_event(memo: kopf.Memo, **_: Any) -> None:
+    # A key Secret may have been rotated: links re-read their keys (cached by resourceVersion)
+    # and their status follows at once instead of at the next idle re-check.
+    _runtime(memo).ws.changes.notify()
+
+
+def _enabled(spec: kopf.Spec, **_: Any) -> bool:
+    return spec.get("enabled", True) is not False
+
+
+@kopf.on.resume(_GROUP, _VERSION, "syncconfigs", registry=registry)
+@kopf.on.create(_GROUP, _VERSION, "syncconfigs", registry=registry)
+@kopf.on.update(_GROUP, _VERSION, "syncconfigs", registry=registry)
+async def syncconfig_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    with at_the_edge():
+        await link.reconcile_config(_runtime(memo).ws, _plain(body))
+
+
+@kopf.daemon(_GROUP, _VERSION, "syncconfigs", when=_enabled, cancellation_timeout=30.0, registry=registry)
+async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
+    flag = asyncio.Event()
+
+    async def relay() -> None:
+        await stopped.wait()
+        flag.set()
+
+    # link.run waits on an asyncio.Event-like flag; kopf's stopper is only awaitable via wait().
+    relay_task = asyncio.create_task(relay())
+    try:
+        ws = _runtime(memo).ws
+        await link.run(
+            ws,
+            name,
+            stopped=flag,
+            client_factory=peer_client.factory(ws.settings),
+            observer=metrics.observe_exchange,
+        )
+    finally:
+        relay_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await relay_task
+
+
+def run_operator() -> int:
+    """``workspace-link operator``: run kopf on this module's handlers until a signal stops it."""
+    kopf.configure(verbose=os.environ.get("WL_VERBOSE", "") not in ("", "0", "false"))
+    namespace = namespace_from_env()
+    kopf.run(
+        registry=registry,
+        settings=operator_settings(),
+        namespaces=[namespace],
+        standalone=True,
+        clusterwide=False,
+    )
+    return 0

@@ -1,0 +1,235 @@
+"""Runs executions as local runner processes: the embedded mode's and the tests' executor.
+
+The same runner as in a Job (``python -m workspace_link.runner``), handed its credentials the
+same way: the per-execution Secret's ``token`` and ``url`` written as files into a private
+temp dir (0700 dir, 0600 files) named by ``WL_RUNNER_CREDENTIALS``, never in arguments or
+plain environment values. Each runner's stdout/stderr go to a log file per execution.
+
+Runs are kept in a registry by execution name, so ``start`` is idempotent; the registry is
+memory only, so an embedded "restart" (a new executor over the old store) starts Running
+executions again, as the architecture says a lost run is. ``cancel`` sends SIGTERM (the runner
+ends the flow through a lifecycle signal) and SIGKILL after a grace period. A process that
+exits without its execution being terminal is reported through ``on_ended`` (RunnerExited),
+and ``spec.timeoutSeconds`` is enforced like a Job's deadline (DeadlineExceeded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Protocol
+
+from workspace_link.core import errors, execution_state, naming, resources
+from workspace_link.engine import executions, store
+
+logger = logging.getLogger(__name__)
+
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+
+
+class OnEnded(Protocol):
+    """Told that a run ended without its runner reporting (``executions.run_ended`` bound to a ws)."""
+
+    def __call__(self, name: str, *, phase: str, reason: str, message: str) -> Awaitable[None]: ...
+
+
+@dataclass
+class _Run:
+    name: str
+    process: asyncio.subprocess.Process
+    credentials: Path
+    log_path: Path
+    log_file: IO[bytes] | None
+    deadline: float | None
+    cancelled: bool = False
+    deadline_hit: bool = False
+    exited: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class ProcessExecutor:
+    """``executor.Executor`` over local subprocesses."""
+
+    def __init__(
+        self,
+        store_: store.Store,
+        *,
+        on_ended: OnEnded,
+        log_dir: Path | None = None,
+        grace_period: float = 5.0,
+        passthrough: bool = False,
+    ) -> None:
+        self._store = store_
+        self._on_ended = on_ended
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="wl-logs-"))
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self._grace = grace_period
+        #: Runner output to this process's stdout (``workspace-link run``) instead of a file.
+        self._passthrough = passthrough
+        self._runs: dict[str, _Run] = {}
+        self._lock = asyncio.Lock()
+
+    # -- executor.Executor -----------------------------------------------------------------
+    async def start(self, execution_body: resources.Body, *, secret_name: str, resume: bool = False) -> str:
+        name = resources.name(execution_body)
+        job = naming.job_name(name)
+        async with self._lock:
+            if name in self._runs:
+                return job
+            secret = await self._store.get(resources.SECRET, secret_name)
+            token = executions.secret_value(secret, "token")
+            url = executions.secret_value(secret, "url")
+            credentials = Path(tempfile.mkdtemp(prefix="wl-cred-"))  # mkdtemp makes it 0700
+            for key, value in (("token", token), ("url", url)):
+                fd = os.open(credentials / key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(value)
+            log_path = self.log_dir / f"{job}.log"
+            log_file = None if self._passthrough else log_path.open("ab")
+            env = dict(os.environ)
+            env["WL_RUNNER_CREDENTIALS"] = str(credentials)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+            env["PYTHONUNBUFFERED"] = "1"
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-m",
+                    "workspace_link.runner",
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=asyncio.subprocess.STDOUT if log_file else None,
+                    env=env,
+                    start_new_session=True,
+                )
+            except OSError:
+                shutil.rmtree(credentials, ignore_errors=True)
+                if log_file:
+                    log_file.close()
+                raise
+            timeout = resources.spec(execution_body).get("timeoutSeconds")
+            run = _Run(
+                name=name,
+                process=process,
+                credentials=credentials,
+                log_path=log_path,
+                log_file=log_file,
+                deadline=float(timeout) if timeout else None,
+            )
+            self._runs[name] = run
+            self._spawn(run, self._watch(run))
+            logger.info("Execution %s: runner started (pid %s, log %s)", name, process.pid, log_path)
+            return job
+
+    async def cancel(self, execution_body: resources.Body) -> None:
+        run = self._runs.get(resources.name(execution_body))
+        if run is None or run.exited.is_set():
+            return
+        run.cancelled = True
+        self._spawn(run, self._stop(run))
+
+    async def cleanup(self, execution_body: resources.Body) -> None:
+        name = resources.name(execution_body)
+        run = self._runs.get(name)
+        if run is None:
+            return
+        run.cancelled = True
+        if not run.exited.is_set():
+            await self._stop(run)
+        self._runs.pop(name, None)
+
+    # -- for the embedded mode and tests ----------------------------------------------------
+    def log_path(self, name: str) -> Path | None:
+        run = self._runs.get(name)
+        return run.log_path if run else None
+
+    def is_running(self, name: str) -> bool:
+        run = self._runs.get(name)
+        return run is not None and not run.exited.is_set()
+
+    def pid(self, name: str) -> int | None:
+        run = self._runs.get(name)
+        return run.process.pid if run else None
+
+    async def wait(self, name: str, timeout: float | None = None) -> int | None:  # noqa: ASYNC109
+        """The run's exit code once it exited (None if there is no such run)."""
+        run = self._runs.get(name)
+        if run is None:
+            return None
+        await asyncio.wait_for(run.exited.wait(), timeout)
+        return run.process.returncode
+
+    async def close(self) -> None:
+        """Kill every runner without reporting anything, as a crashed operator would lose them:
+        the store keeps saying Running, and the next executor over it starts them again."""
+        runs = list(self._runs.values())
+        for run in runs:
+            run.cancelled = True
+            if not run.exited.is_set():
+                with contextlib.suppress(ProcessLookupError):
+                    run.process.kill()
+        await asyncio.gather(*(run.process.wait() for run in runs))
+        # The watchers finish promptly now (the processes are gone) and remove the credentials.
+        await asyncio.gather(*(task for run in runs for task in list(run.tasks)), return_exceptions=True)
+        self._runs.clear()
+
+    # -- internals --------------------------------------------------------------------------
+    def _spawn(self, run: _Run, coro: Awaitable[None]) -> None:
+        async def wrapper() -> None:
+            await coro
+
+        task = asyncio.get_running_loop().create_task(wrapper())
+        run.tasks.add(task)
+        task.add_done_callback(run.tasks.discard)
+
+    async def _stop(self, run: _Run) -> None:
+        """SIGTERM, then SIGKILL once the grace period has passed."""
+        with contextlib.suppress(ProcessLookupError):
+            run.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(asyncio.shield(run.process.wait()), self._grace)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                run.process.kill()
+            await run.process.wait()
+
+    async def _report(self, run: _Run, *, reason: str, message: str) -> None:
+        try:
+            # A no-op when the execution is terminal already (the runner reported its end).
+            await self._on_ended(run.name, phase=resources.FAILED, reason=reason, message=message)
+        except errors.WorkspaceLinkError:
+            logger.exception("Execution %s: could not record the end of its runner", run.name)
+
+    async def _watch(self, run: _Run) -> None:
+        try:
+            try:
+                await asyncio.wait_for(asyncio.shield(run.process.wait()), run.deadline)
+            except TimeoutError:
+                if not run.cancelled:
+                    # Status first, so the runner's own "Cancelled" after SIGTERM is refused.
+                    run.deadline_hit = True
+                    await self._report(
+                        run,
+                        reason=execution_state.DEADLINE_EXCEEDED,
+                        message=execution_state.deadline_exceeded_message(run.deadline or 0),
+                    )
+                await self._stop(run)
+        finally:
+            shutil.rmtree(run.credentials, ignore_errors=True)
+            if run.log_file:
+                run.log_file.close()
+            run.exited.set()
+        if run.cancelled or run.deadline_hit:
+            return
+        code = run.process.returncode if run.process.returncode is not None else -1
+        await self._report(
+            run, reason=execution_state.RUNNER_EXITED, message=execution_state.runner_exited_message(code)
+        )

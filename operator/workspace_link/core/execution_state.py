@@ -1,0 +1,274 @@
+"""The execution state machine: which status changes are allowed, and what they write.
+
+Pure: every function takes an Execution ``status`` dict and returns a NEW dict (the input is
+never mutated) with ``version`` bumped, so ``lifecycle`` (operator and embedded mode alike),
+the link's ``apply`` and the tests all share one definition of "what a change means". A terminal
+phase is final: any change to a terminal status raises ``InvalidTransition``, which is how a
+late runner call after a cancel is told "too late" instead of resurrecting the execution.
+
+The reasons are the words a user reads in ``kubectl get executions`` and in events; each has a
+message builder here so the same situation is always described the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from workspace_link.core import errors, protocol, resources
+
+Status = dict[str, Any]
+
+#: Pending -> Running -> Succeeded | Failed | Cancelled; Pending may end directly (a flow that
+#: does not exist, a cancel before the run started). Terminal phases allow nothing.
+TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
+    resources.PENDING: frozenset(
+        {resources.RUNNING, resources.SUCCEEDED, resources.FAILED, resources.CANCELLED}
+    ),
+    resources.RUNNING: frozenset({resources.SUCCEEDED, resources.FAILED, resources.CANCELLED}),
+    resources.SUCCEEDED: frozenset(),
+    resources.FAILED: frozenset(),
+    resources.CANCELLED: frozenset(),
+}
+
+#: The Engine's status names, so flows and dashboards that know them keep working (DESIGN §1).
+ENGINE_STATUS: Final[Mapping[str, str]] = {
+    resources.PENDING: "PENDING",
+    resources.RUNNING: "RUNNING",
+    resources.SUCCEEDED: "ENDED_SUCCESS",
+    resources.FAILED: "ENDED_ERROR",
+    resources.CANCELLED: "ENDED_CANCELLED",
+}
+
+# -- reasons ---------------------------------------------------------------------------------
+COMPLETED: Final = "Completed"
+FLOW_ERROR: Final = "FlowError"
+UNHANDLED_EXCEPTION: Final = "UnhandledException"
+INVALID_FLOW: Final = "InvalidFlow"
+DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
+OOM_KILLED: Final = "OOMKilled"
+IMAGE_PULL_FAILED: Final = "ImagePullFailed"
+UNSCHEDULABLE: Final = "Unschedulable"
+RUNNER_EXITED: Final = "RunnerExited"
+CANCELLED: Final = "Cancelled"
+PARENT_CANCELLED: Final = "ParentCancelled"
+FLOW_NOT_FOUND: Final = "FlowNotFound"
+PEER_LOST: Final = "PeerLost"
+DEPENDENCY_FAILED: Final = "DependencyFailed"
+RUN_LOST: Final = "RunLost"
+
+#: The reason an end reported by a runner gets when it names none.
+DEFAULT_REASON: Final[Mapping[str, str]] = {
+    resources.SUCCEEDED: COMPLETED,
+    resources.FAILED: FLOW_ERROR,
+    resources.CANCELLED: CANCELLED,
+}
+
+
+def truncate(text: str, limit: int = protocol.MAX_TEXT_CHARS) -> str:
+    """Cut ``text`` to ``limit`` characters, saying that it was cut."""
+    if len(text) <= limit:
+        return text
+    marker = "… [truncated]"
+    return text[: max(0, limit - len(marker))] + marker
+
+
+def completed_message(message: str | None = None) -> str:
+    return message or "flow completed"
+
+
+def flow_error_message(message: str | None) -> str:
+    return message or "the flow reported an error"
+
+
+def unhandled_exception_message(traceback_text: str) -> str:
+    # The end of a traceback (the exception itself) matters most: keep the tail when cutting.
+    text = traceback_text.rstrip()
+    limit = protocol.MAX_TEXT_CHARS
+    if len(text) <= limit:
+        return text
+    marker = "[truncated] …"
+    return marker + text[-(limit - len(marker)) :]
+
+
+def deadline_exceeded_message(seconds: float) -> str:
+    return f"Job exceeded its deadline of {seconds:g} s"
+
+
+def oom_killed_message() -> str:
+    return "container OOMKilled"
+
+
+def image_pull_failed_message(image: str, detail: str | None = None) -> str:
+    suffix = f": {detail}" if detail else ""
+    return f"image {image} could not be pulled{suffix}"
+
+
+def unschedulable_message(seconds: float, detail: str | None = None) -> str:
+    suffix = f": {detail}" if detail else ""
+    return f"the runner pod could not be scheduled for {seconds:g} s{suffix}"
+
+
+def runner_exited_message(code: int) -> str:
+    return f"runner exited with code {code} before reporting"
+
+
+def cancelled_message() -> str:
+    return "cancelled by request"
+
+
+def parent_cancelled_message(parent: str) -> str:
+    return f"cancelled because its parent execution {parent} ended"
+
+
+def flow_not_found_message(flow: str) -> str:
+    return f"flow {flow!r} does not exist in this workspace"
+
+
+def peer_lost_message(link: str, seconds: float) -> str:
+    return f"no successful exchange with the peer of link {link} for {seconds:g} s"
+
+
+def dependency_failed_message(child: str, phase: str, message: str | None) -> str:
+    detail = f": {message}" if message else ""
+    return f"child execution {child} ended {phase}{detail}"
+
+
+# -- transitions -----------------------------------------------------------------------------
+class InvalidTransition(errors.WorkspaceLinkError):
+    """The execution is not in a phase that allows this change (most often: already ended)."""
+
+    def __init__(self, current: str, wanted: str) -> None:
+        super().__init__(f"the execution is already {current}; it cannot become {wanted}")
+        self.current = current
+        self.wanted = wanted
+
+
+class OutputsTooLarge(errors.SpecError):
+    """The merged outputs would exceed ``protocol.MAX_OUTPUTS_BYTES`` (field ``outputs``)."""
+
+
+def phase(status: Mapping[str, Any]) -> str:
+    return str(status.get("phase") or resources.PENDING)
+
+
+def version(status: Mapping[str, Any]) -> int:
+    return int(status.get("version") or 0)
+
+
+def is_terminal(status: Mapping[str, Any]) -> bool:
+    return phase(status) in resources.TERMINAL
+
+
+def can_transition(current: str, wanted: str) -> bool:
+    return wanted in TRANSITIONS.get(current, frozenset())
+
+
+def engine_status(phase_name: str) -> str:
+    return ENGINE_STATUS.get(phase_name, "PENDING")
+
+
+def _bumped(status: Mapping[str, Any], **changes: Any) -> Status:
+    new = copy.deepcopy(dict(status))
+    new.update(changes)
+    new["version"] = version(status) + 1
+    return new
+
+
+def _require_live(status: Mapping[str, Any], wanted: str) -> None:
+    if is_terminal(status):
+        raise InvalidTransition(phase(status), wanted)
+
+
+def start(status: Mapping[str, Any], *, job_name: str, now: datetime.datetime) -> Status:
+    """Pending -> Running: the run was claimed and is being started as ``job_name``."""
+    current = phase(status)
+    if not can_transition(current, resources.RUNNING):
+        raise InvalidTransition(current, resources.RUNNING)
+    return _bumped(status, phase=resources.RUNNING, jobName=job_name, startTime=resources.timestamp(now))
+
+
+def finish(
+    status: Mapping[str, Any],
+    *,
+    phase: str,
+    reason: str,
+    message: str | None,
+    now: datetime.datetime,
+) -> Status:
+    """Any live phase -> a terminal ``phase`` with its reason and message."""
+    if phase not in resources.TERMINAL:
+        raise ValueError(f"finish() needs a terminal phase, not {phase!r}")
+    current = str(status.get("phase") or resources.PENDING)  # ``phase`` is shadowed here
+    if not can_transition(current, phase):
+        raise InvalidTransition(current, phase)
+    return _bumped(
+        status,
+        phase=phase,
+        reason=reason,
+        message=truncate(message or ""),
+        endTime=resources.timestamp(now),
+    )
+
+
+def cancel(
+    status: Mapping[str, Any],
+    *,
+    now: datetime.datetime,
+    reason: str = CANCELLED,
+    message: str | None = None,
+) -> Status:
+    """Any live phase -> Cancelled (by request unless another reason is given)."""
+    return finish(
+        status,
+        phase=resources.CANCELLED,
+        reason=reason,
+        message=message or cancelled_message(),
+        now=now,
+    )
+
+
+def _log_lines(lines: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for line in lines:
+        for part in str(line).splitlines() or [""]:
+            out.append(truncate(part, protocol.MAX_LOG_LINE_CHARS))
+    return out
+
+
+def append_log(status: Mapping[str, Any], lines: Iterable[str]) -> Status:
+    """Append to the bounded ``logTail`` (the full log is the process's output)."""
+    _require_live(status, "logged to")
+    tail = [*list(status.get("logTail") or []), *_log_lines(lines)]
+    return _bumped(status, logTail=tail[-protocol.MAX_LOG_LINES :])
+
+
+def outputs_size(outputs: Mapping[str, Any]) -> int:
+    """Bytes of ``outputs`` as compact JSON; raises ``errors.SpecError`` if not JSON-able."""
+    try:
+        encoded = json.dumps(outputs, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise errors.SpecError(f"must be JSON-serialisable ({exc})", field="outputs") from None
+    return len(encoded.encode())
+
+
+def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Status:
+    """Merge ``outputs`` into the saved outputs, refusing a result over the size cap."""
+    _require_live(status, "given outputs")
+    if not isinstance(outputs, Mapping):
+        raise errors.SpecError("must be an object", field="outputs")
+    merged = {**dict(status.get("outputs") or {}), **copy.deepcopy(dict(outputs))}
+    if len(merged) > protocol.MAX_OBJECT_KEYS:
+        raise OutputsTooLarge(
+            f"would have {len(merged)} keys, over the limit of {protocol.MAX_OBJECT_KEYS}", field="outputs"
+        )
+    size = outputs_size(merged)
+    if size > protocol.MAX_OUTPUTS_BYTES:
+        raise OutputsTooLarge(
+            f"would be {size} bytes of JSON, over the limit of {protocol.MAX_OUTPUTS_BYTES}",
+            field="outputs",
+        )
+    return _bumped(status, outputs=merged)

@@ -1,0 +1,199 @@
+"""What one side of a link still has to send, derived from the resources alone.
+
+DESIGN §4: nothing about delivery is kept in operator memory. Each Execution's status records
+what the peer has acknowledged (``link.acknowledgedVersion``, ``origin.acknowledgedVersion``,
+``mirrors[<link>]``), so the outbox is a pure function of the current objects: a restarted
+operator or a second replica computes the same outbox and, at worst, sends a message again,
+which the peer recognises as a duplicate (same id) and acknowledges without applying.
+
+Controlling side, per execution sent over this link (``status.link.name == link``):
+``localVersion`` 1 = start, 2 = start + cancel; anything above ``acknowledgedVersion`` goes out.
+A cancel whose start was never acknowledged goes out together with the start, so the peer
+ends up with a cancelled execution even if only one of the two arrived before (a start arriving
+after a lone cancel would otherwise run). With ``sendAllExecutions``, every local execution that
+is not itself a mirror, did not arrive over a link, and is not sent over this link is mirrored
+whenever its ``status.version`` is above ``mirrors[<link>]``.
+
+Controlled side: every execution that arrived over this link (``status.origin.link == link``,
+not a mirror) reports its status while ``status.version > origin.acknowledgedVersion``.
+
+Oldest first (creation time, then name), bounded by a message count and an encoded size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any, Final
+
+from workspace_link.core import labels, protocol, resources
+
+#: The share of the body limit the messages may take; the rest is envelope, acks and slack.
+DEFAULT_MAX_BYTES: Final = protocol.MAX_BODY_BYTES // 2
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _age_key(body: resources.Body) -> tuple[str, str]:
+    return (str(body["metadata"].get("creationTimestamp") or ""), resources.name(body))
+
+
+def _text(value: Any, limit: int = protocol.MAX_TEXT_CHARS) -> str | None:
+    """An optional text field cut to the protocol's bound (the peer refuses longer ones)."""
+    return str(value)[:limit] if value else None
+
+
+def _reason(value: Any) -> str | None:
+    return _text(value, protocol.MAX_REASON_CHARS)
+
+
+def _log_tail(value: Any) -> tuple[str, ...]:
+    lines = [str(line)[: protocol.MAX_LOG_LINE_CHARS] for line in value or ()]
+    return tuple(lines[-protocol.MAX_LOG_LINES :])
+
+
+def _start(body: resources.Body, flows: Mapping[str, str]) -> protocol.Start | None:
+    spec = resources.spec(body)
+    flow = spec.get("flow")
+    script = spec.get("script")
+    if script is None and isinstance(flow, str):
+        script = flows.get(flow)
+    if not isinstance(script, str):
+        # The Flow is gone (or never existed): nothing to send. lifecycle reports that on the
+        # execution itself; the link must not invent a script.
+        return None
+    timeout = spec.get("timeoutSeconds")
+    parent = spec.get("parent")
+    return protocol.Start(
+        origin_uid=resources.uid(body),
+        origin_name=resources.name(body),
+        script=script,
+        inputs=dict(spec.get("inputs") or {}),
+        version=1,
+        flow=flow if isinstance(flow, str) else None,
+        started_by=_text(f"execution/{parent}", protocol.MAX_NAME_CHARS)
+        if isinstance(parent, str) and parent
+        else None,
+        timeout_seconds=timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,
+    )
+
+
+def _mirror(body: resources.Body, version: int) -> protocol.Mirror:
+    spec = resources.spec(body)
+    status = resources.status(body)
+    flow = spec.get("flow")
+    script = spec.get("script")
+    return protocol.Mirror(
+        origin_uid=resources.uid(body),
+        origin_name=resources.name(body),
+        version=version,
+        phase=resources.phase(body),
+        flow=flow if isinstance(flow, str) else None,
+        # A Flow's script stays private to its owner (DESIGN §1); only an inline one is copied.
+        script=script if isinstance(script, str) else None,
+        inputs=dict(spec.get("inputs") or {}),
+        reason=_reason(status.get("reason")),
+        message=_text(status.get("message")),
+        outputs=dict(status.get("outputs") or {}),
+        start_time=_text(status.get("startTime")),
+        end_time=_text(status.get("endTime")),
+    )
+
+
+def _status(body: resources.Body, origin_uid: str, version: int) -> protocol.Status:
+    status = resources.status(body)
+    return protocol.Status(
+        origin_uid=origin_uid,
+        version=version,
+        phase=resources.phase(body),
+        remote_name=resources.name(body),
+        reason=_reason(status.get("reason")),
+        message=_text(status.get("message")),
+        outputs=dict(status.get("outputs") or {}),
+        log_tail=_log_tail(status.get("logTail")),
+        start_time=_text(status.get("startTime")),
+        end_time=_text(status.get("endTime")),
+    )
+
+
+def _controlling(
+    body: resources.Body, *, link: str, send_all: bool, flows: Mapping[str, str]
+) -> list[protocol.Payload]:
+    spec = resources.spec(body)
+    status = resources.status(body)
+    sent = status.get("link") or {}
+    if sent.get("name") == link:
+        local = _int(sent.get("localVersion"))
+        acked = _int(sent.get("acknowledgedVersion"))
+        out: list[protocol.Payload] = []
+        if local >= 1 and acked < 1:
+            start = _start(body, flows)
+            if start is not None:
+                out.append(start)
+        if local >= 2 and acked < 2:
+            out.append(protocol.Cancel(origin_uid=resources.uid(body), version=2))
+        return out
+    if not send_all or spec.get("mirror") or status.get("origin"):
+        return []
+    if resources.labels(body).get(labels.ORIGIN_LINK):
+        return []  # arrived over a link but its status is not written yet: not ours to mirror
+    version = _int(status.get("version"))
+    mirrored = _int((status.get("mirrors") or {}).get(link))
+    if version > mirrored:
+        return [_mirror(body, version)]
+    return []
+
+
+def _controlled(body: resources.Body, *, link: str) -> list[protocol.Payload]:
+    if resources.spec(body).get("mirror"):
+        return []
+    status = resources.status(body)
+    origin = status.get("origin") or {}
+    if origin.get("link") != link or not origin.get("uid"):
+        return []
+    version = _int(status.get("version"))
+    if version > _int(origin.get("acknowledgedVersion")):
+        return [_status(body, str(origin["uid"]), version)]
+    return []
+
+
+def _size(payload: protocol.Payload) -> int:
+    return len(json.dumps(asdict(payload), separators=(",", ":"), default=str).encode()) + 64
+
+
+def pending(
+    *,
+    link: str,
+    role: str,
+    send_all: bool,
+    executions: list[resources.Body],
+    flows: Mapping[str, str],
+    limit: int,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[protocol.Message]:
+    """The messages this side of ``link`` still has to send, oldest first.
+
+    ``role`` is this side's effective role; ``flows`` maps local Flow names to their scripts
+    (only the controlling side needs it). At most ``limit`` messages and about ``max_bytes`` of
+    payload; at least one message when anything is pending, so one huge message still moves.
+    """
+    out: list[protocol.Message] = []
+    used = 0
+    for body in sorted(executions, key=_age_key):
+        if role == resources.ROLE_CONTROLLING:
+            payloads = _controlling(body, link=link, send_all=send_all, flows=flows)
+        else:
+            payloads = _controlled(body, link=link)
+        for payload in payloads:
+            size = _size(payload)
+            if len(out) >= limit or (out and used + size > max_bytes):
+                return out
+            used += size
+            out.append(protocol.make_message(payload))
+    return out

@@ -1,0 +1,219 @@
+"""One exchange, from either end: the listener's ``handle`` and the dialer's ``once``.
+
+An exchange is one signed POST and its signed answer (docs/protocol.md §1). Both ends do the
+same three things with what they receive — apply the messages (``apply``), record the acks,
+and derive what they still have to send from the resources (``outbox``) — so the two modes and
+the two directions share one implementation. Transport (HTTP, TLS, signatures) stays in the
+shells (``listener``, ``peer_client``); this module sees decoded envelopes only.
+
+The listener's long-poll hold: when the request brings nothing to apply and the listener has
+nothing to send, it waits on ``ws.changes`` for at most ``min(hold, settings.long_poll_hold)``
+seconds, recomputing its outbox after every change, and answers as soon as there is something.
+
+The dialer keeps the acks it owes the listener in memory (``DialerState``) until the next
+request carries them; losing them (a restart) only makes the listener send those messages
+again, which are then recognised as duplicates and acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from workspace_link.core import errors, labels, link_config, outbox, protocol, resources
+from workspace_link.engine import inbox, workspace
+
+
+class RoleMismatch(errors.PeerRefused):
+    """Both sides of a link claim the same role; the admin must fix one SyncConfig."""
+
+    def __init__(self, *, config: str, role: str, peer_config: str) -> None:
+        super().__init__(
+            f"role mismatch: SyncConfig {config} and the peer's SyncConfig {peer_config} are both {role};"
+            " one side must be Controlling and the other Controlled (spec.role)",
+            status=409,
+            reason="role-mismatch",
+        )
+
+
+class Client(Protocol):
+    """What the dialer needs from the transport (``peer_client.PeerClient``)."""
+
+    async def exchange(self, envelope: protocol.Envelope, *, max_seconds: float) -> protocol.Envelope:
+        """Send one signed request and return the verified, decoded response (within ``max_seconds``)."""
+        ...
+
+
+def check_role(config: link_config.LinkConfig, peer: protocol.Sender) -> None:
+    if peer.role == config.role:
+        raise RoleMismatch(config=config.name, role=config.role, peer_config=peer.config)
+
+
+def sender(
+    ws: workspace.Workspace, config: link_config.LinkConfig, keys: link_config.LinkKeys
+) -> protocol.Sender:
+    return protocol.Sender(
+        config=config.name,
+        role=resources.ROLE_CONTROLLING
+        if config.role == resources.ROLE_CONTROLLING
+        else resources.ROLE_CONTROLLED,
+        workspace=ws.namespace,
+        key_id=keys.key_id,
+    )
+
+
+async def compute_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -> list[protocol.Message]:
+    """What this side of ``config`` still has to send, read from the store now."""
+    if config.send_all and config.role == resources.ROLE_CONTROLLING:
+        executions = await ws.store.list(resources.EXECUTION)  # every execution is mirrored
+    else:
+        key = labels.REMOTE_LINK if config.role == resources.ROLE_CONTROLLING else labels.ORIGIN_LINK
+        executions = await ws.store.list(resources.EXECUTION, labels={key: labels.value(config.name)})
+    flows: dict[str, str] = {}
+    if config.role == resources.ROLE_CONTROLLING:
+        wanted = {
+            str(resources.spec(body).get("flow"))
+            for body in executions
+            if (resources.status(body).get("link") or {}).get("name") == config.name
+            and resources.spec(body).get("flow")
+        }
+        for name in sorted(wanted):
+            try:
+                flows[name] = str(
+                    resources.spec(await ws.store.get(resources.FLOW, name)).get("script") or ""
+                )
+            except errors.NotFound:
+                continue
+    return outbox.pending(
+        link=config.name,
+        role=config.role,
+        send_all=config.send_all,
+        executions=executions,
+        flows=flows,
+        limit=min(ws.settings.exchange_batch, protocol.MAX_MESSAGES),
+    )
+
+
+# -- listener --------------------------------------------------------------------------------
+
+
+async def handle(
+    ws: workspace.Workspace,
+    *,
+    config: link_config.LinkConfig,
+    keys: link_config.LinkKeys,
+    envelope: protocol.Envelope,
+) -> protocol.Envelope:
+    """Answer one verified, decoded request for ``config`` (the listener side).
+
+    The caller has checked the signature and the role (``check_role``).
+    """
+    acks = await inbox.apply_messages(
+        ws, link=config.name, role=config.role, peer=envelope.sender, messages=envelope.messages
+    )
+    await inbox.apply_acks(ws, link=config.name, role=config.role, acks=envelope.acks)
+    hold = max(0.0, min(envelope.hold, ws.settings.long_poll_hold))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + hold
+    while True:
+        since = ws.changes.counter
+        messages = await compute_outbox(ws, config)
+        if messages or acks or envelope.messages:
+            break
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        await ws.changes.wait(since, remaining)
+    return protocol.Envelope(sender=sender(ws, config, keys), messages=tuple(messages), acks=tuple(acks))
+
+
+# -- dialer ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DialerState:
+    """The acks the dialer owes the listener; sent with the next request (any task's)."""
+
+    owed: dict[tuple[protocol.MessageKind, str], int] = field(default_factory=dict)
+
+    def add(self, acks: list[protocol.Ack]) -> None:
+        for ack in acks:
+            key = (ack.kind, ack.origin_uid)
+            self.owed[key] = max(self.owed.get(key, 0), ack.version)
+
+    def take(self) -> list[protocol.Ack]:
+        taken = [
+            protocol.Ack(kind=kind, origin_uid=uid, version=version)
+            for (kind, uid), version in self.owed.items()
+        ][: protocol.MAX_ACKS]
+        for ack in taken:
+            del self.owed[ack.kind, ack.origin_uid]
+        return taken
+
+    def __bool__(self) -> bool:
+        return bool(self.owed)
+
+
+@dataclass(frozen=True)
+class ExchangeResult:
+    sent: int  # messages sent
+    received: int  # messages received
+    applied_acks: int  # our messages the peer acknowledged (objects whose ack moved)
+    acks_received: int
+    acks_sent: int
+    peer: protocol.Sender
+
+    @property
+    def progressed(self) -> bool:
+        return bool(self.received or self.applied_acks or self.acks_sent)
+
+
+async def once(
+    ws: workspace.Workspace,
+    *,
+    config: link_config.LinkConfig,
+    keys: link_config.LinkKeys,
+    client: Client,
+    hold: float,
+    state: DialerState,
+    send_messages: bool = True,
+    outbox: list[protocol.Message] | None = None,
+) -> ExchangeResult:
+    """One exchange from the dialer: send the outbox and owed acks, apply the answer.
+
+    ``send_messages`` False sends only acks (the long-poll task leaves messages to the sender
+    task, so the two do not carry the same messages at once). ``outbox``: what the caller has
+    just computed with ``compute_outbox``, so the store is not listed twice. Raises
+    ``errors.PeerError``.
+    """
+    if not send_messages:
+        messages: list[protocol.Message] = []
+    else:
+        messages = outbox if outbox is not None else await compute_outbox(ws, config)
+    acks = state.take()
+    request = protocol.Envelope(
+        sender=sender(ws, config, keys),
+        messages=tuple(messages),
+        acks=tuple(acks),
+        hold=min(max(hold, 0.0), protocol.MAX_HOLD_SECONDS - 1),
+    )
+    try:
+        response = await client.exchange(request, max_seconds=request.hold + ws.settings.exchange_timeout)
+        check_role(config, response.sender)
+    except BaseException:
+        state.add(acks)  # not delivered: owed again
+        raise
+    owed = await inbox.apply_messages(
+        ws, link=config.name, role=config.role, peer=response.sender, messages=response.messages
+    )
+    state.add(owed)
+    moved = await inbox.apply_acks(ws, link=config.name, role=config.role, acks=response.acks)
+    return ExchangeResult(
+        sent=len(messages),
+        received=len(response.messages),
+        applied_acks=moved,
+        acks_received=len(response.acks),
+        acks_sent=len(acks),
+        peer=response.sender,
+    )

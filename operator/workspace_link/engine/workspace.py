@@ -1,0 +1,73 @@
+"""The wiring of one workspace: its store, its executor, its settings and its change signal.
+
+The core functions (``lifecycle``, ``link``, ``apply``, ...) take a ``Workspace`` and never know
+which mode they run in: the operator builds one around ``kubestore.KubeStore`` and
+``job_executor.JobExecutor``; the embedded mode around ``memstore.MemStore`` and
+``process_executor.ProcessExecutor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from workspace_link.core import settings
+from workspace_link.engine import executor
+from workspace_link.engine import store as stores
+
+
+class Changes:
+    """A broadcast "something changed in the store" signal.
+
+    Dialers wake on it to send at once (no polling tick), listeners end a held long-poll on
+    it, and runner-API waits re-read on it. Every waiter wakes; a change that happens between
+    two waits is not lost because waiters compare a counter.
+    """
+
+    def __init__(self) -> None:
+        self._counter = 0
+        self._waiters: set[asyncio.Future[None]] = set()
+
+    @property
+    def counter(self) -> int:
+        return self._counter
+
+    def notify(self) -> None:
+        self._counter += 1
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def wait(self, since: int, seconds: float) -> bool:
+        """Wait until the counter moves past ``since``; False when ``seconds`` pass first."""
+        if self._counter > since:
+            return True
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.add(waiter)
+        try:
+            async with asyncio.timeout(max(seconds, 0)):
+                await waiter
+        except TimeoutError:
+            return self._counter > since
+        finally:
+            self._waiters.discard(waiter)
+        return True
+
+
+@dataclass
+class Workspace:
+    namespace: str
+    store: stores.Store
+    executor: executor.Executor
+    settings: settings.Settings = field(default_factory=settings.Settings)
+    changes: Changes = field(default_factory=Changes)
+    #: Where key Secrets live when they sit in a separate keys namespace (None = ``store``).
+    keys_store: stores.Store | None = None
+    #: The listener side's status reporters by SyncConfig name (``link`` keeps them here so they
+    #: live and die with this workspace; memory only, nothing to send is derived from them).
+    listener_reporters: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def secrets(self) -> stores.Store:
+        return self.keys_store or self.store
