@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
-from workspace_link.core import errors, protocol, resources
+from workspace_link.core import bounds, errors, resources
 
 Status = dict[str, Any]
 
@@ -68,7 +68,7 @@ DEFAULT_REASON: Final[Mapping[str, str]] = {
 }
 
 
-def truncate(text: str, limit: int = protocol.MAX_TEXT_CHARS) -> str:
+def truncate(text: str, limit: int = bounds.MAX_TEXT_CHARS) -> str:
     """Cut ``text`` to ``limit`` characters, saying that it was cut."""
     if len(text) <= limit:
         return text
@@ -87,7 +87,7 @@ def flow_error_message(message: str | None) -> str:
 def unhandled_exception_message(traceback_text: str) -> str:
     # The end of a traceback (the exception itself) matters most: keep the tail when cutting.
     text = traceback_text.rstrip()
-    limit = protocol.MAX_TEXT_CHARS
+    limit = bounds.MAX_TEXT_CHARS
     if len(text) <= limit:
         return text
     marker = "[truncated] …"
@@ -148,7 +148,7 @@ class InvalidTransition(errors.WorkspaceLinkError):
 
 
 class OutputsTooLarge(errors.SpecError):
-    """The merged outputs would exceed ``protocol.MAX_OUTPUTS_BYTES`` (field ``outputs``)."""
+    """The merged outputs would exceed ``bounds.MAX_OUTPUTS_BYTES`` (field ``outputs``)."""
 
 
 def phase(status: Mapping[str, Any]) -> str:
@@ -235,7 +235,7 @@ def _log_lines(lines: Iterable[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         for part in str(line).splitlines() or [""]:
-            out.append(truncate(part, protocol.MAX_LOG_LINE_CHARS))
+            out.append(truncate(part, bounds.MAX_LOG_LINE_CHARS))
     return out
 
 
@@ -243,7 +243,7 @@ def append_log(status: Mapping[str, Any], lines: Iterable[str]) -> Status:
     """Append to the bounded ``logTail`` (the full log is the process's output)."""
     _require_live(status, "logged to")
     tail = [*list(status.get("logTail") or []), *_log_lines(lines)]
-    return _bumped(status, logTail=tail[-protocol.MAX_LOG_LINES :])
+    return _bumped(status, logTail=tail[-bounds.MAX_LOG_LINES :])
 
 
 def outputs_size(outputs: Mapping[str, Any]) -> int:
@@ -261,14 +261,14 @@ def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Statu
     if not isinstance(outputs, Mapping):
         raise errors.SpecError("must be an object", field="outputs")
     merged = {**dict(status.get("outputs") or {}), **copy.deepcopy(dict(outputs))}
-    if len(merged) > protocol.MAX_OBJECT_KEYS:
+    if len(merged) > bounds.MAX_OBJECT_KEYS:
         raise OutputsTooLarge(
-            f"would have {len(merged)} keys, over the limit of {protocol.MAX_OBJECT_KEYS}", field="outputs"
+            f"would have {len(merged)} keys, over the limit of {bounds.MAX_OBJECT_KEYS}", field="outputs"
         )
     size = outputs_size(merged)
-    if size > protocol.MAX_OUTPUTS_BYTES:
+    if size > bounds.MAX_OUTPUTS_BYTES:
         raise OutputsTooLarge(
-            f"would be {size} bytes of JSON, over the limit of {protocol.MAX_OUTPUTS_BYTES}",
+            f"would be {size} bytes of JSON, over the limit of {bounds.MAX_OUTPUTS_BYTES}",
             field="outputs",
         )
     return _bumped(status, outputs=merged)

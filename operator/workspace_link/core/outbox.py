@@ -27,10 +27,10 @@ from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Final
 
-from workspace_link.core import labels, protocol, resources
+from workspace_link.core import bounds, labels, protocol, resources
 
 #: The share of the body limit the messages may take; the rest is envelope, acks and slack.
-DEFAULT_MAX_BYTES: Final = protocol.MAX_BODY_BYTES // 2
+DEFAULT_MAX_BYTES: Final = bounds.MAX_BODY_BYTES // 2
 
 
 def _int(value: Any) -> int:
@@ -44,18 +44,18 @@ def _age_key(body: resources.Body) -> tuple[str, str]:
     return (str(body["metadata"].get("creationTimestamp") or ""), resources.name(body))
 
 
-def _text(value: Any, limit: int = protocol.MAX_TEXT_CHARS) -> str | None:
+def _text(value: Any, limit: int = bounds.MAX_TEXT_CHARS) -> str | None:
     """An optional text field cut to the protocol's bound (the peer refuses longer ones)."""
     return str(value)[:limit] if value else None
 
 
 def _reason(value: Any) -> str | None:
-    return _text(value, protocol.MAX_REASON_CHARS)
+    return _text(value, bounds.MAX_REASON_CHARS)
 
 
 def _log_tail(value: Any) -> tuple[str, ...]:
-    lines = [str(line)[: protocol.MAX_LOG_LINE_CHARS] for line in value or ()]
-    return tuple(lines[-protocol.MAX_LOG_LINES :])
+    lines = [str(line)[: bounds.MAX_LOG_LINE_CHARS] for line in value or ()]
+    return tuple(lines[-bounds.MAX_LOG_LINES :])
 
 
 def _start(body: resources.Body, flows: Mapping[str, str]) -> protocol.Start | None:
@@ -77,7 +77,7 @@ def _start(body: resources.Body, flows: Mapping[str, str]) -> protocol.Start | N
         inputs=dict(spec.get("inputs") or {}),
         version=1,
         flow=flow if isinstance(flow, str) else None,
-        started_by=_text(f"execution/{parent}", protocol.MAX_NAME_CHARS)
+        started_by=_text(f"execution/{parent}", bounds.MAX_NAME_CHARS)
         if isinstance(parent, str) and parent
         else None,
         timeout_seconds=timeout if isinstance(timeout, int) and not isinstance(timeout, bool) else None,

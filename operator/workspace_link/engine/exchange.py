@@ -21,7 +21,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workspace_link.core import errors, labels, link_config, outbox, protocol, resources
+from workspace_link.core import bounds, errors, labels, link_config, outbox, protocol, resources
 from workspace_link.engine import inbox, workspace
 
 
@@ -91,7 +91,7 @@ async def compute_outbox(ws: workspace.Workspace, config: link_config.LinkConfig
         send_all=config.send_all,
         executions=executions,
         flows=flows,
-        limit=min(ws.settings.exchange_batch, protocol.MAX_MESSAGES),
+        limit=min(ws.settings.exchange_batch, bounds.MAX_MESSAGES),
     )
 
 
@@ -146,7 +146,7 @@ class DialerState:
         taken = [
             protocol.Ack(kind=kind, origin_uid=uid, version=version)
             for (kind, uid), version in self.owed.items()
-        ][: protocol.MAX_ACKS]
+        ][: bounds.MAX_ACKS]
         for ack in taken:
             del self.owed[ack.kind, ack.origin_uid]
         return taken
@@ -196,7 +196,7 @@ async def once(
         sender=sender(ws, config, keys),
         messages=tuple(messages),
         acks=tuple(acks),
-        hold=min(max(hold, 0.0), protocol.MAX_HOLD_SECONDS - 1),
+        hold=min(max(hold, 0.0), bounds.MAX_HOLD_SECONDS - 1),
     )
     try:
         response = await client.exchange(request, max_seconds=request.hold + ws.settings.exchange_timeout)

@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, Literal
 
-from workspace_link.core import errors, execution_state, labels, naming, protocol, resources
+from workspace_link.core import bounds, errors, execution_state, labels, naming, resources
 from workspace_link.engine import workspace
 
 logger = logging.getLogger(__name__)
@@ -392,17 +392,17 @@ def _inputs_checked(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
         return {}
     if not isinstance(inputs, Mapping):
         raise errors.SpecError("must be an object", field="inputs")
-    if len(inputs) > protocol.MAX_OBJECT_KEYS:
+    if len(inputs) > bounds.MAX_OBJECT_KEYS:
         raise errors.SpecError(
-            f"has {len(inputs)} keys, over the limit of {protocol.MAX_OBJECT_KEYS}", field="inputs"
+            f"has {len(inputs)} keys, over the limit of {bounds.MAX_OBJECT_KEYS}", field="inputs"
         )
     try:
         size = execution_state.outputs_size(inputs)
     except errors.SpecError:
         raise errors.SpecError("must be JSON-serialisable", field="inputs") from None
-    if size > protocol.MAX_INPUTS_BYTES:
+    if size > bounds.MAX_INPUTS_BYTES:
         raise errors.SpecError(
-            f"is {size} bytes of JSON, over the limit of {protocol.MAX_INPUTS_BYTES}", field="inputs"
+            f"is {size} bytes of JSON, over the limit of {bounds.MAX_INPUTS_BYTES}", field="inputs"
         )
     return dict(inputs)
 
@@ -427,10 +427,10 @@ async def start_child(
     if timeout_seconds is not None and (
         isinstance(timeout_seconds, bool)
         or not isinstance(timeout_seconds, int)
-        or not 1 <= timeout_seconds <= protocol.MAX_TIMEOUT_SECONDS
+        or not 1 <= timeout_seconds <= bounds.MAX_TIMEOUT_SECONDS
     ):
         raise errors.SpecError(
-            f"must be an integer from 1 to {protocol.MAX_TIMEOUT_SECONDS}", field="timeoutSeconds"
+            f"must be an integer from 1 to {bounds.MAX_TIMEOUT_SECONDS}", field="timeoutSeconds"
         )
     child_inputs = _inputs_checked(inputs)
     parent = resources.name(parent_body)

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from workspace_link.adapters.local import embedded
-from workspace_link.core import naming, protocol, resources
+from workspace_link.core import bounds, naming, resources
 
 
 async def token_of(local: embedded.EmbeddedWorkspace, name: str) -> str:
@@ -88,7 +88,7 @@ async def test_bad_bodies_are_refused_naming_the_field(
     lines = await http.post("/v1/log", headers=headers, json={"lines": "one"})
     assert lines.status_code == 400 and lines.json()["error"].startswith("lines:")
     too_big = await http.post(
-        "/v1/outputs", headers=headers, json={"outputs": {"x": "y" * (protocol.MAX_OUTPUTS_BYTES + 1)}}
+        "/v1/outputs", headers=headers, json={"outputs": {"x": "y" * (bounds.MAX_OUTPUTS_BYTES + 1)}}
     )
     assert too_big.status_code == 413 and too_big.json()["error"].startswith("outputs:")
     phase = await http.post("/v1/end", headers=headers, json={"phase": "Running"})

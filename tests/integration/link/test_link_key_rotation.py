@@ -12,7 +12,7 @@ import ssl
 import httpx
 from link_harness import Linked, new_identity, put_secret, wait_until
 
-from workspace_link.core import keys, protocol, resources, signatures
+from workspace_link.core import keys, protocol, resources, signatures, wire
 
 
 async def _run_remote_hello(linked: Linked, name: str) -> None:
@@ -50,7 +50,7 @@ async def test_rotating_the_dialers_key_keeps_the_link_working_without_a_restart
     envelope = protocol.Envelope(
         sender=protocol.Sender(config="link-to-b", role="Controlling", workspace="ws-a", key_id=old.key_id)
     )
-    body = protocol.encode(envelope)
+    body = wire.encode(envelope)
     signer = signatures.Signer(keys.load_private_key(old.private_pem, source="test"))
     path = protocol.SYNC_PATH.format(name="link-to-a")
     headers = {"Content-Type": protocol.CONTENT_TYPE}
@@ -59,5 +59,5 @@ async def test_rotating_the_dialers_key_keeps_the_link_working_without_a_restart
     async with httpx.AsyncClient(verify=context) as client:
         response = await client.post(linked.b.sync_url + path, content=body, headers=headers)
     assert response.status_code == 401
-    assert protocol.decode_error(response.content)[1] == "unknown-key"
+    assert wire.decode_error(response.content)[1] == "unknown-key"
     assert len(await linked.stores["b"].list(resources.EXECUTION)) == 3

@@ -14,7 +14,7 @@ import pytest
 import trustme
 from link_harness import SETTINGS, Identity, Linked, new_identity, put_secret, wait_until
 
-from workspace_link.core import keys, protocol, resources, signatures
+from workspace_link.core import keys, protocol, resources, signatures, wire
 
 MAX_BODY = 64 * 1024
 PATH = protocol.SYNC_PATH.format(name="link-to-a")
@@ -53,7 +53,7 @@ async def b_only(tls: trustme.CA, identities: dict[str, Identity], tmp_path: Pat
 def start_envelope(identity: Identity, uid: str = "origin-uid-1") -> bytes:
     private = keys.load_private_key(identity.private_pem, source="test")
     start = protocol.Start(origin_uid=uid, origin_name="parent", script="print(1)", inputs={}, version=1)
-    return protocol.encode(
+    return wire.encode(
         protocol.Envelope(
             sender=protocol.Sender(
                 config="link-to-b",
@@ -88,7 +88,7 @@ async def post(pair: Linked, body: bytes, headers: dict[str, str], path: str = P
 
 
 def refusal(response: httpx.Response) -> tuple[int, str]:
-    status, reason, _ = protocol.decode_error(response.content)
+    status, reason, _ = wire.decode_error(response.content)
     assert status == response.status_code
     return status, reason
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workspace_link.core import errors, execution_state, protocol, resources
+from workspace_link.core import bounds, errors, execution_state, resources
 
 NOW = datetime.datetime(2025, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
 
@@ -62,11 +62,11 @@ def test_a_pending_execution_can_be_cancelled_before_it_runs() -> None:
 
 def test_the_log_tail_is_bounded_in_lines_and_line_length() -> None:
     status = running()
-    status = execution_state.append_log(status, ["x" * (protocol.MAX_LOG_LINE_CHARS + 50)])
-    assert len(status["logTail"][0]) == protocol.MAX_LOG_LINE_CHARS
-    status = execution_state.append_log(status, [f"line {i}" for i in range(protocol.MAX_LOG_LINES + 10)])
-    assert len(status["logTail"]) == protocol.MAX_LOG_LINES
-    assert status["logTail"][-1] == f"line {protocol.MAX_LOG_LINES + 9}"
+    status = execution_state.append_log(status, ["x" * (bounds.MAX_LOG_LINE_CHARS + 50)])
+    assert len(status["logTail"][0]) == bounds.MAX_LOG_LINE_CHARS
+    status = execution_state.append_log(status, [f"line {i}" for i in range(bounds.MAX_LOG_LINES + 10)])
+    assert len(status["logTail"]) == bounds.MAX_LOG_LINES
+    assert status["logTail"][-1] == f"line {bounds.MAX_LOG_LINES + 9}"
 
 
 def test_a_multi_line_log_call_becomes_several_lines() -> None:
@@ -83,17 +83,17 @@ def test_outputs_merge() -> None:
 def test_outputs_over_the_cap_are_refused_naming_the_field() -> None:
     status = execution_state.save_outputs(running(), {"a": 1})
     with pytest.raises(errors.SpecError) as info:
-        execution_state.save_outputs(status, {"big": "x" * protocol.MAX_OUTPUTS_BYTES})
+        execution_state.save_outputs(status, {"big": "x" * bounds.MAX_OUTPUTS_BYTES})
     assert info.value.field == "outputs"
     assert "over the limit" in str(info.value)
 
 
 def test_outputs_with_more_keys_than_the_crd_allows_are_refused() -> None:
-    status = execution_state.save_outputs(running(), {f"k{i}": i for i in range(protocol.MAX_OBJECT_KEYS)})
+    status = execution_state.save_outputs(running(), {f"k{i}": i for i in range(bounds.MAX_OBJECT_KEYS)})
     with pytest.raises(errors.SpecError) as info:
         execution_state.save_outputs(status, {"one-more": 1})
     assert info.value.field == "outputs"
-    assert f"over the limit of {protocol.MAX_OBJECT_KEYS}" in str(info.value)
+    assert f"over the limit of {bounds.MAX_OBJECT_KEYS}" in str(info.value)
     assert execution_state.save_outputs(status, {"k0": "replaced"})["outputs"]["k0"] == "replaced"
 
 
@@ -106,7 +106,7 @@ def test_outputs_must_be_json() -> None:
 def test_an_unhandled_exception_message_keeps_the_end_of_a_long_traceback() -> None:
     traceback_text = "Traceback (most recent call last):\n" + "  frame\n" * 2000 + "ValueError: the cause"
     message = execution_state.unhandled_exception_message(traceback_text)
-    assert len(message) <= protocol.MAX_TEXT_CHARS
+    assert len(message) <= bounds.MAX_TEXT_CHARS
     assert message.endswith("ValueError: the cause")
 
 
@@ -114,7 +114,7 @@ def test_long_messages_are_truncated() -> None:
     ended = execution_state.finish(
         running(), phase=resources.FAILED, reason="X", message="m" * 10_000, now=NOW
     )
-    assert len(ended["message"]) <= protocol.MAX_TEXT_CHARS
+    assert len(ended["message"]) <= bounds.MAX_TEXT_CHARS
 
 
 def test_reason_messages_say_what_happened() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from workspace_link.adapters.local import memstore
-from workspace_link.core import errors, keys, labels, link_config, naming, protocol, resources
+from workspace_link.core import errors, keys, labels, link_config, naming, protocol, resources, wire
 from workspace_link.engine import exchange, workspace
 
 
@@ -37,12 +37,12 @@ class Direct:
 
     async def exchange(self, envelope: protocol.Envelope, *, max_seconds: float) -> protocol.Envelope:
         self.requests.append(envelope)
-        decoded = protocol.decode(protocol.encode(envelope))
+        decoded = wire.decode(wire.encode(envelope))
         exchange.check_role(self.config, decoded.sender)
         response = await exchange.handle(self.ws, config=self.config, keys=self.keys, envelope=decoded)
         if self.drop_response:
             raise errors.PeerUnreachable("response lost")
-        return protocol.decode(protocol.encode(response))
+        return wire.decode(wire.encode(response))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from workspace_link.adapters.http import peer_client
-from workspace_link.core import errors, keys, link_config, protocol, replay, settings, signatures
+from workspace_link.core import errors, keys, link_config, protocol, replay, settings, signatures, wire
 
 URL = "https://peer.example/api/latest/sync_config/link-to-a/sync"
 
@@ -53,10 +53,10 @@ def listener(pair: dict[str, Any], *, tamper: bool = False, status: int = 200, e
             headers=dict(request.headers),
             body=request.content,
         )
-        seen.append(protocol.decode(request.content))
+        seen.append(wire.decode(request.content))
         if status != 200:
             return httpx.Response(status, content=error, headers={"Content-Type": "application/json"})
-        body = protocol.encode(envelope(pair["theirs"]))
+        body = wire.encode(envelope(pair["theirs"]))
         signer = signatures.Signer(pair["theirs"])
         headers = {"Content-Type": protocol.CONTENT_TYPE}
         headers.update(
@@ -92,7 +92,7 @@ async def test_a_tampered_answer_is_not_trusted(pair: dict[str, Any]) -> None:
 
 
 async def test_refusals_and_server_errors_are_translated(pair: dict[str, Any]) -> None:
-    body = protocol.encode_error(401, "unknown-key", "key x is not accepted")
+    body = wire.encode_error(401, "unknown-key", "key x is not accepted")
     with pytest.raises(errors.PeerRefused) as refused:
         await client(pair, listener(pair, status=401, error=body)).exchange(
             envelope(pair["ours"]), max_seconds=5

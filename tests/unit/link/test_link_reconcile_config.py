@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 
 import pytest
-from workspace_link.core.resources import Body
 
 from workspace_link.adapters.local import memstore
 from workspace_link.core import errors, keys, resources
+from workspace_link.core.resources import Body
 from workspace_link.engine import link, workspace
 
 

@@ -10,7 +10,7 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workspace_link.core import errors, protocol
+from workspace_link.core import errors, protocol, wire
 
 JSON_SCALARS = (
     st.none()
@@ -88,7 +88,7 @@ def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 def _decodes_or_refuses(raw: bytes) -> bool:
     try:
-        envelope = protocol.decode(raw)
+        envelope = wire.decode(raw)
     except errors.MessageError as exc:
         assert str(exc)  # a refusal always says something
         return False
@@ -128,11 +128,11 @@ def test_a_valid_body_with_fields_replaced_never_raises_anything_but_message_err
 @given(st.binary(max_size=200) | JSON_VALUES.map(lambda v: json.dumps(v).encode()))
 def test_arbitrary_error_bodies_never_raise_anything_but_message_error(raw: bytes) -> None:
     try:
-        status, reason, message = protocol.decode_error(raw)
+        status, reason, message = wire.decode_error(raw)
     except errors.MessageError:
         return
     assert 400 <= status <= 599 and reason and isinstance(message, str)
 
 
 def test_the_unmodified_fuzz_seed_is_valid() -> None:
-    assert len(protocol.decode(json.dumps(VALID).encode()).messages) == 2
+    assert len(wire.decode(json.dumps(VALID).encode()).messages) == 2

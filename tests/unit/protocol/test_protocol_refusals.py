@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from workspace_link.core import errors, protocol
+from workspace_link.core import bounds, errors, protocol, wire
 
 KEY_ID = "sha256:" + "k" * 43
 
@@ -82,14 +82,14 @@ def encode(doc: Any) -> bytes:
 
 def refusal(raw: bytes, **kwargs: Any) -> errors.MessageError:
     with pytest.raises(errors.MessageError) as info:
-        protocol.decode(raw, **kwargs)
+        wire.decode(raw, **kwargs)
     return info.value
 
 
 def test_the_examples_are_accepted_by_parser_and_schema() -> None:
     for doc in (controlling_body(), controlled_body()):
         VALIDATOR.validate(doc)
-        envelope = protocol.decode(encode(doc))
+        envelope = wire.decode(encode(doc))
         assert envelope.sender.key_id == KEY_ID
 
 
@@ -141,26 +141,26 @@ CASES: list[tuple[str, Mutation, str, bool]] = [
     ("script not a string", _set(f"{START}/script", 42), "messages[2].payload.script", True),
     (
         "script over the byte limit in multi-byte characters",
-        _set(f"{START}/script", "é" * (protocol.MAX_SCRIPT_BYTES // 2 + 1)),
+        _set(f"{START}/script", "é" * (bounds.MAX_SCRIPT_BYTES // 2 + 1)),
         "messages[2].payload.script",
         False,  # fewer characters than the limit: only the parser counts bytes
     ),
     (
         "inputs over the byte limit",
-        _set(f"{START}/inputs", {"big": "x" * protocol.MAX_INPUTS_BYTES}),
+        _set(f"{START}/inputs", {"big": "x" * bounds.MAX_INPUTS_BYTES}),
         "messages[2].payload.inputs",
         False,
     ),
     ("inputs not an object", _set(f"{START}/inputs", [1, 2]), "messages[2].payload.inputs", True),
     (
         "inputs with more keys than the CRD allows",
-        _set(f"{START}/inputs", {f"k{i}": i for i in range(protocol.MAX_OBJECT_KEYS + 1)}),
+        _set(f"{START}/inputs", {f"k{i}": i for i in range(bounds.MAX_OBJECT_KEYS + 1)}),
         "messages[2].payload.inputs",
         True,
     ),
     (
         "timeout longer than the CRD allows",
-        _set(f"{START}/timeoutSeconds", protocol.MAX_TIMEOUT_SECONDS + 1),
+        _set(f"{START}/timeoutSeconds", bounds.MAX_TIMEOUT_SECONDS + 1),
         "messages[2].payload.timeoutSeconds",
         True,
     ),
@@ -197,13 +197,13 @@ CONTROLLED_CASES: list[tuple[str, Mutation, str, bool]] = [
     ("a controlled side sending a start", _set("messages/0/kind", "start"), "messages[0].kind", True),
     (
         "too many log lines",
-        _set(f"{STATUS}/logTail", ["x"] * (protocol.MAX_LOG_LINES + 1)),
+        _set(f"{STATUS}/logTail", ["x"] * (bounds.MAX_LOG_LINES + 1)),
         "messages[0].payload.logTail",
         True,
     ),
     (
         "a log line too long",
-        _set(f"{STATUS}/logTail", ["ok", "x" * (protocol.MAX_LOG_LINE_CHARS + 1)]),
+        _set(f"{STATUS}/logTail", ["ok", "x" * (bounds.MAX_LOG_LINE_CHARS + 1)]),
         "messages[0].payload.logTail[1]",
         True,
     ),
@@ -215,13 +215,13 @@ CONTROLLED_CASES: list[tuple[str, Mutation, str, bool]] = [
     ),
     (
         "a message too long",
-        _set(f"{STATUS}/message", "m" * (protocol.MAX_TEXT_CHARS + 1)),
+        _set(f"{STATUS}/message", "m" * (bounds.MAX_TEXT_CHARS + 1)),
         "messages[0].payload.message",
         True,
     ),
     (
         "outputs over the byte limit",
-        _set(f"{STATUS}/outputs", {"o": "x" * protocol.MAX_OUTPUTS_BYTES}),
+        _set(f"{STATUS}/outputs", {"o": "x" * bounds.MAX_OUTPUTS_BYTES}),
         "messages[0].payload.outputs",
         False,
     ),
@@ -252,13 +252,13 @@ def test_an_oversized_body_is_refused_before_parsing() -> None:
 
 def test_the_default_body_limit_is_the_protocol_constant() -> None:
     doc = controlling_body()
-    doc["messages"][2]["payload"]["inputs"] = {"pad": "x" * protocol.MAX_BODY_BYTES}
+    doc["messages"][2]["payload"]["inputs"] = {"pad": "x" * bounds.MAX_BODY_BYTES}
     assert "larger than the limit" in str(refusal(encode(doc)))
 
 
 def test_too_many_messages_are_refused() -> None:
     doc = controlling_body()
-    doc["messages"] = [copy.deepcopy(doc["messages"][0]) for _ in range(protocol.MAX_MESSAGES + 1)]
+    doc["messages"] = [copy.deepcopy(doc["messages"][0]) for _ in range(bounds.MAX_MESSAGES + 1)]
     error = refusal(encode(doc))
     assert error.field == "messages"
     assert not VALIDATOR.is_valid(doc)
@@ -266,7 +266,7 @@ def test_too_many_messages_are_refused() -> None:
 
 def test_too_many_acks_are_refused() -> None:
     doc = controlling_body()
-    doc["acks"] = doc["acks"] * (protocol.MAX_ACKS + 1)
+    doc["acks"] = doc["acks"] * (bounds.MAX_ACKS + 1)
     assert refusal(encode(doc)).field == "acks"
 
 
@@ -302,7 +302,7 @@ def test_another_protocol_version_is_refused_naming_both_versions() -> None:
     doc["protocol"] = 2
     doc["sender"] = "whatever a version 2 sender looks like"
     with pytest.raises(errors.UnsupportedProtocol) as info:
-        protocol.decode(encode(doc))
+        wire.decode(encode(doc))
     assert info.value.received == 2
     assert info.value.supported == protocol.PROTOCOL_VERSION == 1
     assert "protocol version 2" in str(info.value) and "protocol version 1" in str(info.value)
@@ -311,7 +311,7 @@ def test_another_protocol_version_is_refused_naming_both_versions() -> None:
 def test_optional_fields_may_be_null() -> None:
     doc = controlling_body()
     doc["messages"][2]["payload"].update(flow=None, startedBy=None, timeoutSeconds=None)
-    start = protocol.decode(encode(doc)).messages[2].payload
+    start = wire.decode(encode(doc)).messages[2].payload
     assert isinstance(start, protocol.Start)
     assert start.flow is None and start.timeout_seconds is None
     VALIDATOR.validate(doc)

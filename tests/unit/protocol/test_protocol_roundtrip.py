@@ -12,14 +12,14 @@ import jsonschema
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workspace_link.core import errors, protocol
+from workspace_link.core import bounds, errors, protocol, wire
 
 NAMES = st.from_regex(r"[a-z0-9]([-a-z0-9.]{0,30}[a-z0-9])?", fullmatch=True)
 UIDS = st.uuids().map(str) | st.from_regex(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?", fullmatch=True)
 KEY_IDS = st.binary(min_size=32, max_size=32).map(
     lambda b: "sha256:" + base64.urlsafe_b64encode(b).decode().rstrip("=")
 )
-VERSIONS = st.integers(min_value=1, max_value=protocol.MAX_VERSION)
+VERSIONS = st.integers(min_value=1, max_value=bounds.MAX_VERSION)
 TIMES = st.none() | st.datetimes(timezones=st.just(datetime.UTC)).map(lambda d: d.isoformat())
 PHASES = st.sampled_from(protocol.PHASES)
 JSON_SCALARS = (
@@ -119,13 +119,13 @@ ERROR_VALIDATOR = jsonschema.Draft202012Validator(load_schema("error.schema.json
 @settings(max_examples=150, deadline=None)
 @given(ENVELOPES)
 def test_an_encoded_envelope_decodes_to_the_same_envelope(envelope: protocol.Envelope) -> None:
-    assert protocol.decode(protocol.encode(envelope)) == envelope
+    assert wire.decode(wire.encode(envelope)) == envelope
 
 
 @settings(max_examples=150, deadline=None)
 @given(ENVELOPES)
 def test_every_encoded_envelope_satisfies_the_shipped_schema(envelope: protocol.Envelope) -> None:
-    ENVELOPE_VALIDATOR.validate(json.loads(protocol.encode(envelope)))
+    ENVELOPE_VALIDATOR.validate(json.loads(wire.encode(envelope)))
 
 
 def test_the_wire_form_is_compact_camel_case_json_without_nulls() -> None:
@@ -138,7 +138,7 @@ def test_the_wire_form_is_compact_camel_case_json_without_nulls() -> None:
         ),
         messages=(protocol.make_message(status),),
     )
-    raw = protocol.encode(envelope)
+    raw = wire.encode(envelope)
     assert b" " not in raw
     assert json.loads(raw)["messages"] == [
         {
@@ -158,21 +158,21 @@ def test_the_wire_form_is_compact_camel_case_json_without_nulls() -> None:
 
 
 def test_an_error_body_round_trips_and_satisfies_its_schema() -> None:
-    raw = protocol.encode_error(422, "unsupported-protocol", "protocol version 2 is not supported")
+    raw = wire.encode_error(422, "unsupported-protocol", "protocol version 2 is not supported")
     ERROR_VALIDATOR.validate(json.loads(raw))
     assert json.loads(raw)["error"]["protocol"] == protocol.PROTOCOL_VERSION
-    assert protocol.decode_error(raw) == (422, "unsupported-protocol", "protocol version 2 is not supported")
+    assert wire.decode_error(raw) == (422, "unsupported-protocol", "protocol version 2 is not supported")
 
 
 def test_an_error_message_is_cut_to_the_text_limit() -> None:
-    raw = protocol.encode_error(400, "malformed", "x" * (protocol.MAX_TEXT_CHARS + 10))
-    assert len(protocol.decode_error(raw)[2]) == protocol.MAX_TEXT_CHARS
+    raw = wire.encode_error(400, "malformed", "x" * (bounds.MAX_TEXT_CHARS + 10))
+    assert len(wire.decode_error(raw)[2]) == bounds.MAX_TEXT_CHARS
 
 
 def test_a_malformed_error_body_is_a_message_error_naming_the_field() -> None:
     raw = json.dumps({"error": {"status": 200, "reason": "ok", "message": "", "protocol": 1}}).encode()
     try:
-        protocol.decode_error(raw)
+        wire.decode_error(raw)
     except errors.MessageError as exc:
         assert exc.field == "error.status"
     else:

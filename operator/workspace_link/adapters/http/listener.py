@@ -22,7 +22,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from workspace_link.adapters import metrics
-from workspace_link.core import errors, link_config, protocol, replay, resources, signatures
+from workspace_link.core import errors, link_config, protocol, replay, resources, signatures, wire
 from workspace_link.engine import exchange, link, link_keys, workspace
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def _refuse(error: Refusal) -> web.Response:
     metrics.SYNC_REFUSALS.labels(reason=error.reason).inc()
     return web.Response(
         status=error.status,
-        body=protocol.encode_error(error.status, error.reason, error.message),
+        body=wire.encode_error(error.status, error.reason, error.message),
         content_type=protocol.CONTENT_TYPE,
     )
 
@@ -155,7 +155,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
             # Another link's key? Its own keys come last so a key shared by two links is ours.
             ring = signatures.KeyRing({**await _other_links_keys(ws, name), name: keys.remote_keys.values()})
             seen = _verify(ws, cache, name=name, ring=ring, request=request, headers=headers, body=raw)
-        envelope = protocol.decode(raw, max_bytes=ws.settings.max_body_bytes)
+        envelope = wire.decode(raw, max_bytes=ws.settings.max_body_bytes)
         if envelope.sender.key_id != seen.key_id:
             raise errors.SignatureError(
                 f"sender.keyId {envelope.sender.key_id} differs from the signature's keyid {seen.key_id}",
@@ -199,7 +199,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
     await link.record_listener_exchange(
         ws, config, peer=envelope.sender, received=len(envelope.messages), sent=len(answer.messages)
     )
-    body = protocol.encode(answer)
+    body = wire.encode(answer)
     signer = signatures.Signer(keys.private_key, expires_in=ws.settings.signature_max_age)
     added = signatures.sign_response(
         signer,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Generator
 
 import httpx
 
-from workspace_link.core import errors, link_config, protocol, replay, settings, signatures
+from workspace_link.core import errors, link_config, protocol, replay, settings, signatures, wire
 
 
 class SigningAuth(httpx.Auth):
@@ -113,7 +113,7 @@ class PeerClient:
 
     async def exchange(self, envelope: protocol.Envelope, *, max_seconds: float) -> protocol.Envelope:
         """POST ``envelope``; return the verified, decoded answer. Raises ``errors.PeerError``."""
-        body = protocol.encode(envelope)
+        body = wire.encode(envelope)
         request = self._client.build_request(
             "POST",
             self._url,
@@ -155,7 +155,7 @@ class PeerClient:
                 f"{self._url}: the answer's signature did not verify ({exc.reason}): {exc}"
             ) from exc
         try:
-            answer = protocol.decode(content, max_bytes=self._max_body)
+            answer = wire.decode(content, max_bytes=self._max_body)
         except errors.MessageError as exc:
             raise errors.PeerUnreachable(f"{self._url}: the answer is malformed: {exc}") from exc
         if answer.sender.key_id != seen.key_id:
@@ -176,7 +176,7 @@ class PeerClient:
 
     def _refusal(self, status: int, content: bytes) -> errors.PeerError:
         try:
-            _, reason, message = protocol.decode_error(content)
+            _, reason, message = wire.decode_error(content)
         except errors.MessageError:
             reason, message = "http-error", content[:200].decode("utf-8", errors="replace").strip()
             message = message or f"HTTP {status} without an error body"

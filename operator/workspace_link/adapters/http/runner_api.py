@@ -25,7 +25,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from workspace_link.adapters.http import serving
-from workspace_link.core import errors, execution_state, naming, protocol, resources
+from workspace_link.core import bounds, errors, execution_state, naming, resources
 from workspace_link.engine import executions, workspace
 
 logger = logging.getLogger(__name__)
@@ -241,10 +241,10 @@ async def _post_end(request: web.Request) -> web.Response:
     if message is not None and not isinstance(message, str):
         raise _Refused(400, "message: must be a string")
     if reason is not None and (
-        not isinstance(reason, str) or not reason.isidentifier() or len(reason) > protocol.MAX_REASON_CHARS
+        not isinstance(reason, str) or not reason.isidentifier() or len(reason) > bounds.MAX_REASON_CHARS
     ):
         raise _Refused(
-            400, f"reason: must be a CamelCase word of at most {protocol.MAX_REASON_CHARS} characters"
+            400, f"reason: must be a CamelCase word of at most {bounds.MAX_REASON_CHARS} characters"
         )
     await executions.end(ws, resources.name(me), phase, message, reason)
     return web.json_response({})
