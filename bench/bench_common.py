@@ -29,7 +29,7 @@ from typing import Any
 
 from workspace_link.adapters.local import embedded, memstore
 from workspace_link.cli import manifests
-from workspace_link.core import certs, errors, execution_state, keys, naming, resources, settings
+from workspace_link.core import certs, errors, keys, naming, resources, settings
 from workspace_link.engine import executions, workspace
 
 A_CONFIG = manifests.DEFAULT_NAME_A
@@ -134,7 +134,7 @@ class HarnessExecutor:
     async def start(self, execution_body: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         name = resources.name(execution_body)
         if self._finish:
-            with contextlib.suppress(execution_state.InvalidTransition, errors.NotFound):
+            with contextlib.suppress(errors.InvalidTransition, errors.NotFound):
                 await executions.end(self._ws, name, resources.SUCCEEDED, "harness", None)
         return naming.job_name(name)
 

@@ -138,19 +138,6 @@ def dependency_failed_message(child: str, phase: str, message: str | None) -> st
 
 
 # -- transitions -----------------------------------------------------------------------------
-class InvalidTransition(errors.WorkspaceLinkError):
-    """The execution is not in a phase that allows this change (most often: already ended)."""
-
-    def __init__(self, current: str, wanted: str) -> None:
-        super().__init__(f"the execution is already {current}; it cannot become {wanted}")
-        self.current = current
-        self.wanted = wanted
-
-
-class OutputsTooLarge(errors.SpecError):
-    """The merged outputs would exceed ``bounds.MAX_OUTPUTS_BYTES`` (field ``outputs``)."""
-
-
 def phase(status: Mapping[str, Any]) -> str:
     return str(status.get("phase") or resources.PENDING)
 
@@ -180,14 +167,14 @@ def _bumped(status: Mapping[str, Any], **changes: Any) -> Status:
 
 def _require_live(status: Mapping[str, Any], wanted: str) -> None:
     if is_terminal(status):
-        raise InvalidTransition(phase(status), wanted)
+        raise errors.InvalidTransition(phase(status), wanted)
 
 
 def start(status: Mapping[str, Any], *, job_name: str, now: datetime.datetime) -> Status:
     """Pending -> Running: the run was claimed and is being started as ``job_name``."""
     current = phase(status)
     if not can_transition(current, resources.RUNNING):
-        raise InvalidTransition(current, resources.RUNNING)
+        raise errors.InvalidTransition(current, resources.RUNNING)
     return _bumped(status, phase=resources.RUNNING, jobName=job_name, startTime=resources.timestamp(now))
 
 
@@ -204,7 +191,7 @@ def finish(
         raise ValueError(f"finish() needs a terminal phase, not {phase!r}")
     current = str(status.get("phase") or resources.PENDING)  # ``phase`` is shadowed here
     if not can_transition(current, phase):
-        raise InvalidTransition(current, phase)
+        raise errors.InvalidTransition(current, phase)
     return _bumped(
         status,
         phase=phase,
@@ -262,12 +249,12 @@ def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Statu
         raise errors.SpecError("must be an object", field="outputs")
     merged = {**dict(status.get("outputs") or {}), **copy.deepcopy(dict(outputs))}
     if len(merged) > bounds.MAX_OBJECT_KEYS:
-        raise OutputsTooLarge(
+        raise errors.OutputsTooLarge(
             f"would have {len(merged)} keys, over the limit of {bounds.MAX_OBJECT_KEYS}", field="outputs"
         )
     size = outputs_size(merged)
     if size > bounds.MAX_OUTPUTS_BYTES:
-        raise OutputsTooLarge(
+        raise errors.OutputsTooLarge(
             f"would be {size} bytes of JSON, over the limit of {bounds.MAX_OUTPUTS_BYTES}",
             field="outputs",
         )

@@ -25,18 +25,6 @@ from workspace_link.core import bounds, errors, labels, link_config, outbox, pro
 from workspace_link.engine import inbox, workspace
 
 
-class RoleMismatch(errors.PeerRefused):
-    """Both sides of a link claim the same role; the admin must fix one SyncConfig."""
-
-    def __init__(self, *, config: str, role: str, peer_config: str) -> None:
-        super().__init__(
-            f"role mismatch: SyncConfig {config} and the peer's SyncConfig {peer_config} are both {role};"
-            " one side must be Controlling and the other Controlled (spec.role)",
-            status=409,
-            reason="role-mismatch",
-        )
-
-
 class Client(Protocol):
     """What the dialer needs from the transport (``peer_client.PeerClient``)."""
 
@@ -47,7 +35,7 @@ class Client(Protocol):
 
 def check_role(config: link_config.LinkConfig, peer: protocol.Sender) -> None:
     if peer.role == config.role:
-        raise RoleMismatch(config=config.name, role=config.role, peer_config=peer.config)
+        raise errors.RoleMismatch(config=config.name, role=config.role, peer_config=peer.config)
 
 
 def sender(

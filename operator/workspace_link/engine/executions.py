@@ -87,7 +87,7 @@ async def _update_status(
 ) -> resources.Body:
     """Apply ``change`` to the current status with a conditional write, retrying on Conflict.
 
-    ``change`` may raise (``execution_state.InvalidTransition``, ``errors.SpecError``) to refuse; the
+    ``change`` may raise (``errors.InvalidTransition``, ``errors.SpecError``) to refuse; the
     store is then left untouched. An event is posted when the phase changed.
     """
     for _ in range(MAX_CONFLICT_RETRIES):
@@ -332,7 +332,7 @@ async def run_ended(ws: workspace.Workspace, name: str, *, phase: str, reason: s
 
     try:
         await _update_status(ws, name, change)
-    except (errors.NotFound, execution_state.InvalidTransition):
+    except (errors.NotFound, errors.InvalidTransition):
         return
     await _cascade_cancel(ws, name)
 
@@ -347,7 +347,7 @@ async def cleanup(ws: workspace.Workspace, body: resources.Body) -> None:
 
 # -- what the runner API calls ---------------------------------------------------------------
 async def log(ws: workspace.Workspace, name: str, lines: Iterable[str]) -> None:
-    """Append to the log tail. Raises ``execution_state.InvalidTransition`` once the execution ended."""
+    """Append to the log tail. Raises ``errors.InvalidTransition`` once the execution ended."""
     items = [str(line) for line in lines]
     await _update_status(ws, name, lambda status: execution_state.append_log(status, items))
 
@@ -363,7 +363,7 @@ async def end(
 ) -> None:
     """The runner reports how its flow ended.
 
-    Raises ``execution_state.InvalidTransition`` if it already had.
+    Raises ``errors.InvalidTransition`` if it already had.
     """
     if phase not in resources.TERMINAL:
         raise errors.SpecError(f"must be one of {sorted(resources.TERMINAL)}, not {phase!r}", field="phase")
@@ -435,7 +435,7 @@ async def start_child(
     child_inputs = _inputs_checked(inputs)
     parent = resources.name(parent_body)
     if resources.is_terminal(parent_body):
-        raise execution_state.InvalidTransition(resources.phase(parent_body), "given children")
+        raise errors.InvalidTransition(resources.phase(parent_body), "given children")
     name = naming.child_execution_name(parent, resources.uid(parent_body), call_id)
     child_labels = {labels.PARENT: labels.value(parent)}
     spec: dict[str, Any] = {"flow": flow, "inputs": child_inputs, "parent": parent}

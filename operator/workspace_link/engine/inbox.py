@@ -66,10 +66,6 @@ def _int(value: Any) -> int:
         return 0
 
 
-class Refused(errors.WorkspaceLinkError):
-    """A message this side will not apply (not acknowledged; the reason goes to logs and events)."""
-
-
 async def _write_status(
     ws: workspace.Workspace,
     body: resources.Body,
@@ -124,7 +120,9 @@ async def _get_owned(ws: workspace.Workspace, name: str, link: str, uid: str) ->
     except errors.NotFound:
         return None
     if not _owned_by(body, link, uid):
-        raise Refused(f"Execution {name} exists but did not arrive from link {link} for origin {uid}")
+        raise errors.MessageRefused(
+            f"Execution {name} exists but did not arrive from link {link} for origin {uid}"
+        )
     return body
 
 
@@ -352,9 +350,9 @@ async def apply_messages(
         payload = message.payload
         try:
             if message.kind in _CONTROLLED_KINDS and role != resources.ROLE_CONTROLLED:
-                raise Refused(f"a {role} side does not accept {message.kind} messages")
+                raise errors.MessageRefused(f"a {role} side does not accept {message.kind} messages")
             if message.kind == "status" and role != resources.ROLE_CONTROLLING:
-                raise Refused(f"a {role} side does not accept status messages")
+                raise errors.MessageRefused(f"a {role} side does not accept status messages")
             if isinstance(payload, protocol.Start):
                 await _apply_start(ws, link, peer, payload)
             elif isinstance(payload, protocol.Cancel):
@@ -363,7 +361,7 @@ async def apply_messages(
                 await _apply_mirror(ws, link, peer, payload)
             else:
                 await _apply_status(ws, link, index, payload)
-        except (Refused, errors.SpecError) as exc:
+        except (errors.MessageRefused, errors.SpecError) as exc:
             # SpecError: the store refused the object as invalid; retrying will not fix it.
             logger.warning("link %s: refused %s: %s", link, message.id, exc)
             await _refusal_event(ws, link, message, str(exc))

@@ -94,7 +94,7 @@ async def test_a_forbidden_request_says_which_permission_is_missing(
     )
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {}}
 
-    with pytest.raises(errors.StoreError) as caught:
+    with pytest.raises(errors.StoreRefused) as caught:
         await kube.create(kubestore.JOB, job)
 
     assert not isinstance(caught.value, errors.NotFound | errors.Conflict | errors.AlreadyExists)
@@ -111,7 +111,7 @@ async def test_a_quota_refusal_is_not_blamed_on_rbac(
     )
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"}, "spec": {}}
 
-    with pytest.raises(errors.StoreError) as caught:
+    with pytest.raises(errors.StoreRefused) as caught:
         await kube.create(kubestore.JOB, job)
 
     assert "exceeded quota" in str(caught.value)

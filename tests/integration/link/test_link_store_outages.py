@@ -34,7 +34,9 @@ class FlakyStore:
         if self.failures > 0:
             self.failures -= 1
             self.failed += 1
-            raise errors.StoreError("the API server failed to answer (HTTP 503): etcdserver: leader changed")
+            raise errors.StoreUnavailable(
+                "the API server failed to answer (HTTP 503): etcdserver: leader changed"
+            )
 
     async def get(self, kind: str, name: str) -> resources.Body:
         if kind == resources.SYNC_CONFIG:

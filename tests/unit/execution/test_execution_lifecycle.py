@@ -202,7 +202,7 @@ async def test_run_ended_changes_only_a_live_execution(
         "Completed",
         "fine",
     )
-    with pytest.raises(execution_state.InvalidTransition):
+    with pytest.raises(errors.InvalidTransition):
         await executions.log(ws, "run-1", ["too late"])
 
 

@@ -26,7 +26,7 @@ def test_start_claims_a_pending_execution_and_bumps_the_version() -> None:
 
 
 def test_a_running_execution_cannot_be_started_twice() -> None:
-    with pytest.raises(execution_state.InvalidTransition):
+    with pytest.raises(errors.InvalidTransition):
         execution_state.start(running(), job_name="job-a", now=NOW)
 
 
@@ -40,7 +40,7 @@ def test_a_terminal_phase_is_final(phase: str) -> None:
         lambda s: execution_state.append_log(s, ["late"]),
         lambda s: execution_state.save_outputs(s, {"late": 1}),
     ):
-        with pytest.raises(execution_state.InvalidTransition) as info:
+        with pytest.raises(errors.InvalidTransition) as info:
             change(ended)
         assert phase in str(info.value)
 
@@ -163,7 +163,7 @@ def test_no_sequence_of_events_leaves_a_terminal_phase_and_versions_only_grow(ev
     for event in events:
         try:
             new = _apply(status, event)
-        except execution_state.InvalidTransition:
+        except errors.InvalidTransition:
             assert execution_state.phase(status) in resources.TERMINAL or event[0] == "start"
             continue
         assert new["version"] == execution_state.version(status) + 1

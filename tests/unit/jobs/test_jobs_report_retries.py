@@ -29,7 +29,7 @@ class BlinkingStore:
     async def get(self, kind: str, name: str) -> resources.Body:
         if kind == resources.EXECUTION and self.failures > 0:
             self.failures -= 1
-            raise errors.StoreError("the API server failed to get Execution (HTTP 503)")
+            raise errors.StoreUnavailable("the API server failed to get Execution (HTTP 503)")
         return await self._inner.get(kind, name)
 
 

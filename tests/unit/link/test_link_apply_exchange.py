@@ -267,6 +267,6 @@ async def test_the_listener_holds_until_its_store_changes(key_pair: Any) -> None
 async def test_both_sides_controlling_is_a_role_mismatch(key_pair: Any) -> None:
     pair = Pair(key_pair)
     pair.client.config = make_config("from-a", dialer=False, role="Controlling")
-    with pytest.raises(exchange.RoleMismatch) as caught:
+    with pytest.raises(errors.RoleMismatch) as caught:
         await pair.once()
     assert caught.value.status == 409 and "Controlling" in str(caught.value)

@@ -163,7 +163,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
             )
         try:
             exchange.check_role(config, envelope.sender)
-        except exchange.RoleMismatch as exc:
+        except errors.RoleMismatch as exc:
             await link.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
             raise Refusal(409, "role-mismatch", str(exc)) from exc
     except Refusal as refusal:

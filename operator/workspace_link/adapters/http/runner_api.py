@@ -25,7 +25,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from workspace_link.adapters.http import serving
-from workspace_link.core import bounds, errors, execution_state, naming, resources
+from workspace_link.core import bounds, errors, naming, resources
 from workspace_link.engine import executions, workspace
 
 logger = logging.getLogger(__name__)
@@ -60,11 +60,11 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         return await handler(request)
     except _Refused as exc:
         return _json_error(exc.status, exc.message)
-    except execution_state.OutputsTooLarge as exc:
+    except errors.OutputsTooLarge as exc:
         return _json_error(413, str(exc))
     except errors.SpecError as exc:
         return _json_error(400, str(exc))
-    except execution_state.InvalidTransition as exc:
+    except errors.InvalidTransition as exc:
         return _json_error(409, str(exc))
     except errors.NotFound as exc:
         return _json_error(404, str(exc))

@@ -68,9 +68,11 @@ class JobExecutor:
             try:
                 existing = await self._store.get(kubestore.JOB, name)
             except errors.NotFound:
-                raise errors.StoreError(f"Job {name!r} was deleted while starting it; retrying") from None
+                raise errors.StoreUnavailable(
+                    f"Job {name!r} was deleted while starting it; retrying"
+                ) from None
             if job_manifest.owner_uid(existing, resources.EXECUTION) != resources.uid(execution):
-                raise errors.StoreError(
+                raise errors.StoreUnavailable(
                     f"Job {name!r} belongs to an earlier Execution of the same name and is still"
                     " being deleted; retrying"
                 ) from None

@@ -153,7 +153,7 @@ def translate_api_error(
     if status == 404:
         if name is None or verb == "create":
             # Not a missing object: a missing resource type (CRDs not installed) or namespace.
-            return errors.StoreError(
+            return errors.StoreRefused(
                 f"cannot {verb} {what}: the API server has no {resource} ({api_version})"
                 f" in namespace {namespace}: {message}"
             )
@@ -165,13 +165,13 @@ def translate_api_error(
     if status == 403:
         group = _group_of(api_version)
         if "cannot " in message:  # RBAC's wording: 'User "x" cannot create resource "jobs" ...'
-            return errors.StoreError(
+            return errors.StoreRefused(
                 f"forbidden: the operator may not {verb} {resource}"
                 f" (apiGroup {group!r}) in namespace {namespace}; grant it in the operator's Role."
                 f" The API server said: {message}"
             )
         # Quota, a terminating namespace, an admission webhook: the server's words say which.
-        return errors.StoreError(f"the API server refused to {verb} {what}: {message}")
+        return errors.StoreRefused(f"the API server refused to {verb} {what}: {message}")
     if status in (400, 422):
         causes = (server.get("details") or {}).get("causes") or []
         fields = [str(c.get("field")) for c in causes if isinstance(c, dict) and c.get("field")]
@@ -185,9 +185,9 @@ def translate_api_error(
             field=fields[0] if len(fields) == 1 else None,
         )
     if status == 401:
-        return errors.StoreError(f"the API server refused the operator's credentials: {message}")
+        return errors.StoreRefused(f"the API server refused the operator's credentials: {message}")
     # 429, 5xx, 0 (TLS) and anything else: transient as far as we can tell; retry with backoff.
-    return errors.StoreError(f"the API server failed to {verb} {what} (HTTP {status}): {message}")
+    return errors.StoreUnavailable(f"the API server failed to {verb} {what} (HTTP {status}): {message}")
 
 
 class KubeStore:
@@ -321,9 +321,11 @@ class KubeStore:
                 subresource=subresource,
             ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise errors.StoreError(f"the API server is unreachable ({verb} {kind}): {exc}") from exc
+            raise errors.StoreUnavailable(f"the API server is unreachable ({verb} {kind}): {exc}") from exc
         except k8s_client.ApiException as exc:  # the client's own failures, e.g. TLS (status 0)
-            raise errors.StoreError(f"the API server request failed ({verb} {kind}): {exc.reason}") from exc
+            raise errors.StoreUnavailable(
+                f"the API server request failed ({verb} {kind}): {exc.reason}"
+            ) from exc
 
     def _request(
         self, method: str, path: str, body: Any, query: dict[str, str], content_type: str
@@ -350,7 +352,7 @@ class KubeStore:
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
-            raise errors.StoreError(
+            raise errors.StoreUnavailable(
                 f"the API server answered {method} {path} with something not a JSON object"
             )
         return parsed
