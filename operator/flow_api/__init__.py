@@ -1,4 +1,4 @@
-"""The module flow scripts import (DESIGN §1).
+"""The module flow scripts import (the README shows a flow; docs/architecture.md, the runner API).
 
 A flow is a Python script with a handler::
 

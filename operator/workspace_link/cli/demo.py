@@ -42,6 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TextIO
 
+from workspace_link.adapters.http import serving
 from workspace_link.adapters.local import embedded
 from workspace_link.cli import manifests
 from workspace_link.core import certs, conditions, errors, keys, resources, settings
@@ -253,15 +254,13 @@ def _write_private(path: Path, data: bytes) -> None:
         handle.write(data)
 
 
-def _server_tls(serving: certs.ServingCertificate, folder: Path) -> ssl.SSLContext:
+def _server_tls(issued: certs.IssuedCertificate, folder: Path) -> ssl.SSLContext:
     # ssl loads a certificate chain from files only: they go to the private temp directory.
     cert, key = folder / "tls.crt", folder / "tls.key"
-    cert.write_bytes(serving.cert_pem)
-    _write_private(key, serving.key_pem)
-    (folder / "ca.crt").write_bytes(serving.ca_pem)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(str(cert), str(key))
-    return context
+    cert.write_bytes(issued.cert_pem)
+    _write_private(key, issued.key_pem)
+    (folder / "ca.crt").write_bytes(issued.ca_pem)
+    return serving.server_tls_context(str(cert), str(key))
 
 
 async def _apply(ws: embedded.EmbeddedWorkspace, bodies: tuple[resources.Body, ...]) -> None:
@@ -286,14 +285,14 @@ async def _start(folder: Path, progress: _Progress) -> _Demo:
     out.flush()
     a_key = keys.generate_private_key(KEY_BITS)
     b_key = keys.generate_private_key(KEY_BITS)
-    serving = certs.issue_serving_certificate(LISTENER_HOSTS, days=1)
+    issued = certs.issue_serving_certificate(LISTENER_HOSTS, days=1)
     out.write(
         f"  TLS: a throwaway CA issued B's serving certificate for {', '.join(LISTENER_HOSTS)}; "
         "A verifies it (verifySsl: true)\n\n"
     )
     ws_settings = settings.Settings()
     b = embedded.EmbeddedWorkspace(B_NAMESPACE, settings=ws_settings, log_dir=folder / "logs-b")
-    b.sync_ssl_context = _server_tls(serving, folder)
+    b.sync_ssl_context = _server_tls(issued, folder)
     a = embedded.EmbeddedWorkspace(A_NAMESPACE, settings=ws_settings, log_dir=folder / "logs-a")
     a.link_observer = progress.exchanged
     await b.start()
@@ -309,7 +308,7 @@ async def _start(folder: Path, progress: _Progress) -> _Demo:
     request = manifests.LinkRequest(
         a_namespace=A_NAMESPACE, b_namespace=B_NAMESPACE, b_url=b.sync_url, listener_hosts=LISTENER_HOSTS
     ).validated()
-    built = manifests.link_manifests(request, a_key=a_key, b_key=b_key, serving=serving)
+    built = manifests.link_manifests(request, a_key=a_key, b_key=b_key, serving=issued)
     await _apply(b, built.b)
     await _apply(a, built.a)
     progress.say(

@@ -160,7 +160,7 @@ def ca_secret(*, name: str, namespace: str, ca_pem: bytes, link: str | None = No
     return _secret(name=name, namespace=namespace, data={CA_ENTRY: ca_pem}, link=link)
 
 
-def tls_secret(*, name: str, namespace: str, serving: certs.ServingCertificate) -> resources.Body:
+def tls_secret(*, name: str, namespace: str, serving: certs.IssuedCertificate) -> resources.Body:
     """The listener's ``kubernetes.io/tls`` Secret, with ``ca.crt`` beside it as cert-manager does."""
     return _secret(
         name=name,
@@ -306,7 +306,7 @@ def link_manifests(
     *,
     a_key: rsa.RSAPrivateKey,
     b_key: rsa.RSAPrivateKey,
-    serving: certs.ServingCertificate | None = None,
+    serving: certs.IssuedCertificate | None = None,
 ) -> LinkManifests:
     """Everything both sides apply to be linked. ``request`` must be ``validated()``."""
     a_keys_ns = request.a_keys_namespace or request.a_namespace

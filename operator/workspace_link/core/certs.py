@@ -1,8 +1,9 @@
 """A throwaway CA and one serving certificate for a listener, for kind and clusters without cert-manager.
 
 The listener serves the sync endpoint over TLS from a Secret; the dialer verifies it against
-the CA its SyncConfig's ``caCertificate`` points at (DESIGN §5). Where no cert-manager or
-corporate CA exists, ``workspace-link link --issue-ca`` makes both with this module.
+the CA its SyncConfig's ``caCertificate`` points at (docs/architecture.md, SyncConfig). Where
+no cert-manager or corporate CA exists, ``workspace-link link --issue-ca`` makes both with
+this module.
 
 "Throwaway" is the point: the CA's private key is discarded as soon as the serving certificate
 is signed, so it cannot sign anything else, and nothing here has to be stored or rotated
@@ -41,8 +42,11 @@ _CN_MAX = 64
 
 
 @dataclass(frozen=True)
-class ServingCertificate:
-    """A serving certificate, its key and the CA certificate that verifies it (all PEM)."""
+class IssuedCertificate:
+    """What ``issue_serving_certificate`` returns: the certificate, its key and the CA that verifies it (PEM).
+
+    In memory only; a listener serves it from files (``adapters.http.servingcert``).
+    """
 
     ca_pem: bytes
     cert_pem: bytes
@@ -93,7 +97,7 @@ def issue_serving_certificate(
     days: int = DEFAULT_DAYS,
     now: datetime.datetime | None = None,
     ca_name: str = "workspace-link throwaway CA",
-) -> ServingCertificate:
+) -> IssuedCertificate:
     """Issue a fresh CA and a serving certificate for ``hosts``; the CA's key is not kept."""
     if not hosts:
         raise errors.SpecError("at least one host is needed", field="listener_host")
@@ -151,7 +155,7 @@ def issue_serving_certificate(
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    return ServingCertificate(
+    return IssuedCertificate(
         ca_pem=ca_cert.public_bytes(serialization.Encoding.PEM),
         cert_pem=cert.public_bytes(serialization.Encoding.PEM),
         key_pem=key.private_bytes(

@@ -1,7 +1,8 @@
 """The runner Job of an execution, and what a Job or its pod says about how the run ended.
 
 Why it exists: the Job is where code that may have arrived from a peer runs, so its manifest
-is a security promise (DESIGN §5) and is built in one pure function that unit tests pin down:
+is a security promise (README.md: "runs in a Job with no Kubernetes credentials at all") and
+is built in one pure function that unit tests pin down:
 no Kubernetes credentials (``automountServiceAccountToken: false``), a pod that passes the
 "restricted" Pod Security profile, resource limits, the runner credentials handed over as a
 read-only Secret volume (never env or args), and labels the runner NetworkPolicy selects.
@@ -210,7 +211,7 @@ def job_outcome(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Ou
     """How a finished Job ended, as ``(phase, reason, message)``; None while it runs.
 
     Complete means the runner exited 0; a runner that reported its own end has already set a
-    terminal phase, which ``lifecycle.run_ended`` leaves alone.
+    terminal phase, which ``executions.run_ended`` leaves alone.
     """
     if _condition(job, "Complete") is not None:
         return resources.SUCCEEDED, execution_state.COMPLETED, execution_state.completed_message()

@@ -1,8 +1,8 @@
 """RSA keys: generation, PEM (de)serialisation and key ids. Pure; cryptography does the work.
 
 keyid = ``sha256:`` + base64url (unpadded) of the SHA-256 of the public key's SPKI DER
-(DESIGN §5). Errors name the *source* (``Secret keys/link-a-private, key private.pem``), never
-the key material.
+(docs/protocol.md §6, the signature profile). Errors name the *source*
+(``Secret keys/link-a-private, key private.pem``), never the key material.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from workspace_link.adapters import metrics
+from workspace_link.adapters.http.refusal import HttpRefusal
 from workspace_link.core import errors, link_config, protocol, replay, resources, signatures, wire
 from workspace_link.engine import exchange, link, link_keys, workspace
 
@@ -43,17 +44,7 @@ HOLDS_KEY: web.AppKey[_Holds] = web.AppKey("holds", _Holds)
 _CHUNK = 64 * 1024
 
 
-class Refusal(Exception):
-    """A refused request: becomes the protocol's error body."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
-        self.message = message
-
-
-def _refuse(error: Refusal) -> web.Response:
+def _refuse(error: HttpRefusal) -> web.Response:
     metrics.SYNC_REFUSALS.labels(reason=error.reason).inc()
     return web.Response(
         status=error.status,
@@ -63,7 +54,7 @@ def _refuse(error: Refusal) -> web.Response:
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes:
-    too_large = Refusal(413, "too-large", f"the body exceeds the limit of {limit} bytes")
+    too_large = HttpRefusal(413, f"the body exceeds the limit of {limit} bytes", reason="too-large")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     chunks: list[bytes] = []
@@ -80,7 +71,7 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
 
 
 async def _config(ws: workspace.Workspace, name: str) -> link_config.LinkConfig:
-    unknown = Refusal(404, "unknown-config", f"no SyncConfig {name!r} listens in this workspace")
+    unknown = HttpRefusal(404, f"no SyncConfig {name!r} listens in this workspace", reason="unknown-config")
     try:
         body = await ws.store.get(resources.SYNC_CONFIG, name)
     except errors.NotFound:
@@ -88,11 +79,11 @@ async def _config(ws: workspace.Workspace, name: str) -> link_config.LinkConfig:
     try:
         config = link_config.parse(body)
     except errors.SpecError as exc:
-        raise Refusal(503, "unavailable", f"SyncConfig {name!r} is invalid here: {exc}") from exc
+        raise HttpRefusal(503, f"SyncConfig {name!r} is invalid here: {exc}", reason="unavailable") from exc
     if config.dialer:
         raise unknown
     if not config.enabled:
-        raise Refusal(403, "disabled", f"SyncConfig {name!r} is disabled (enabled: false)")
+        raise HttpRefusal(403, f"SyncConfig {name!r} is disabled (enabled: false)", reason="disabled")
     return config
 
 
@@ -133,17 +124,21 @@ async def _sync(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     try:
         if request.method != "POST":
-            raise Refusal(405, "method-not-allowed", f"{request.method} is not allowed here; use POST")
+            raise HttpRefusal(
+                405, f"{request.method} is not allowed here; use POST", reason="method-not-allowed"
+            )
         raw = await _read_body(request, ws.settings.max_body_bytes)
         config = await _config(ws, name)
         if request.content_type != protocol.CONTENT_TYPE:
-            raise Refusal(415, "unsupported-media-type", f"Content-Type must be {protocol.CONTENT_TYPE}")
+            raise HttpRefusal(
+                415, f"Content-Type must be {protocol.CONTENT_TYPE}", reason="unsupported-media-type"
+            )
         try:
             keys = await link_keys.load_keys(ws.secrets, config)
         except errors.KeyLoadError as exc:
             await link.record_listener_failure(ws, config, error=exc)
-            raise Refusal(
-                503, "unavailable", f"the keys of SyncConfig {name!r} cannot be loaded here"
+            raise HttpRefusal(
+                503, f"the keys of SyncConfig {name!r} cannot be loaded here", reason="unavailable"
             ) from exc
         headers = dict(request.headers)
         try:
@@ -165,24 +160,26 @@ async def _sync(request: web.Request) -> web.StreamResponse:
             exchange.check_role(config, envelope.sender)
         except errors.RoleMismatch as exc:
             await link.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
-            raise Refusal(409, "role-mismatch", str(exc)) from exc
-    except Refusal as refusal:
+            raise HttpRefusal(409, str(exc), reason="role-mismatch") from exc
+    except HttpRefusal as refusal:
         return _refuse(refusal)
     except errors.SignatureError as exc:
-        return _refuse(Refusal(403 if exc.reason == "wrong-link" else 401, exc.reason, str(exc)))
+        return _refuse(HttpRefusal(403 if exc.reason == "wrong-link" else 401, str(exc), reason=exc.reason))
     except errors.UnsupportedProtocol as exc:
-        return _refuse(Refusal(422, "unsupported-protocol", str(exc)))
+        return _refuse(HttpRefusal(422, str(exc), reason="unsupported-protocol"))
     except errors.MessageError as exc:
-        return _refuse(Refusal(400, "malformed", str(exc)))
+        return _refuse(HttpRefusal(400, str(exc), reason="malformed"))
     except errors.StoreError as exc:
         logger.warning("sync %s: store unavailable: %s", name, exc)
-        return _refuse(Refusal(503, "unavailable", "the listener cannot reach its store; retry later"))
+        return _refuse(
+            HttpRefusal(503, "the listener cannot reach its store; retry later", reason="unavailable")
+        )
 
     holds = request.app[HOLDS_KEY]
     if holds.closing:
         # A request that slipped in on a kept-alive connection while shutting down: holding
         # it would keep the dialer waiting on a listener that is going away.
-        refused = _refuse(Refusal(503, "unavailable", "the listener is shutting down; retry"))
+        refused = _refuse(HttpRefusal(503, "the listener is shutting down; retry", reason="unavailable"))
         refused.force_close()  # the retry must open a new connection, to the new listener
         return refused
     task = asyncio.current_task()
@@ -192,7 +189,9 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         answer = await exchange.handle(ws, config=config, keys=keys, envelope=envelope)
     except errors.StoreError as exc:
         logger.warning("sync %s: store unavailable while applying: %s", name, exc)
-        return _refuse(Refusal(503, "unavailable", "the listener cannot reach its store; retry later"))
+        return _refuse(
+            HttpRefusal(503, "the listener cannot reach its store; retry later", reason="unavailable")
+        )
     finally:
         if task is not None:
             holds.tasks.discard(task)

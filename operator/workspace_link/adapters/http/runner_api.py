@@ -5,9 +5,10 @@ that one execution: read its script and inputs, log, save outputs, start, wait o
 its own children, and end. Nothing else: no Kubernetes credentials, no other execution. The
 token is checked against the execution's runner Secret in constant time; 401 means "no usable
 token", 403 "this token does not allow that". Errors are JSON ``{"error": "..."}`` naming the
-field. This server listens on its own port, never the sync endpoint's (DESIGN §5).
+field. This server listens on its own port, never the sync endpoint's: a runner (code that may
+have come from the peer) must not reach the peer-facing listener, nor the peer this door.
 
-The decisions live in ``lifecycle``; this module is the HTTP shell around them. Tokens and
+The decisions live in the engine; this module is the HTTP shell around them. Tokens and
 Authorization headers are never logged (aiohttp's access log records no headers by default
 and we log no request bodies).
 """
@@ -25,6 +26,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from workspace_link.adapters.http import serving
+from workspace_link.adapters.http.refusal import HttpRefusal
 from workspace_link.core import bounds, errors, naming, resources
 from workspace_link.engine import executions, workspace
 
@@ -40,15 +42,6 @@ _WS_KEY: Final = web.AppKey("workspace", workspace.Workspace)
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class _Refused(Exception):
-    """An HTTP refusal with a JSON error body."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def _json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -58,7 +51,7 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
     """Translate refusals and the error tree into JSON answers, at this one boundary."""
     try:
         return await handler(request)
-    except _Refused as exc:
+    except HttpRefusal as exc:
         return _json_error(exc.status, exc.message)
     except errors.OutputsTooLarge as exc:
         return _json_error(413, str(exc))
@@ -83,10 +76,10 @@ async def _authenticate(request: web.Request) -> resources.Body:
     scheme, _, token = header.partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise _Refused(401, "Authorization: a bearer token is required")
+        raise HttpRefusal(401, "Authorization: a bearer token is required")
     name, dot, random_part = token.rpartition(".")
     if not dot or not name or not random_part:
-        raise _Refused(401, "Authorization: the token is malformed")
+        raise HttpRefusal(401, "Authorization: the token is malformed")
     ws = request.app[_WS_KEY]
     try:
         secret = await ws.store.get(resources.SECRET, naming.runner_secret_name(name))
@@ -94,9 +87,9 @@ async def _authenticate(request: web.Request) -> resources.Body:
         body = await ws.store.get(resources.EXECUTION, name)
     except (errors.NotFound, errors.KeyLoadError):
         # Same answer as a wrong token: a caller learns nothing about which executions exist.
-        raise _Refused(403, "Authorization: the token is not valid for any execution") from None
+        raise HttpRefusal(403, "Authorization: the token is not valid for any execution") from None
     if not hmac.compare_digest(expected.encode(), token.encode()):
-        raise _Refused(403, "Authorization: the token is not valid for this execution")
+        raise HttpRefusal(403, "Authorization: the token is not valid for this execution")
     return body
 
 
@@ -104,13 +97,13 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise _Refused(413, f"body: larger than {MAX_REQUEST_BYTES} bytes") from None
+        raise HttpRefusal(413, f"body: larger than {MAX_REQUEST_BYTES} bytes") from None
     try:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
-        raise _Refused(400, "body: malformed JSON") from None
+        raise HttpRefusal(400, "body: malformed JSON") from None
     if not isinstance(data, dict):
-        raise _Refused(400, "body: must be a JSON object")
+        raise HttpRefusal(400, "body: must be a JSON object")
     return data
 
 
@@ -120,7 +113,7 @@ async def _own_child(ws: workspace.Workspace, me: resources.Body, child_name: st
     except errors.NotFound:
         child = None
     if child is None or resources.spec(child).get("parent") != resources.name(me):
-        raise _Refused(403, f"name: {child_name!r} is not a child of this execution")
+        raise HttpRefusal(403, f"name: {child_name!r} is not a child of this execution")
     return child
 
 
@@ -143,7 +136,7 @@ async def _get_execution(request: web.Request) -> web.Response:
     try:
         script = await executions.resolve_script(ws, me)
     except errors.NotFound as exc:
-        raise _Refused(404, f"script: {exc}") from None
+        raise HttpRefusal(404, f"script: {exc}") from None
     return web.json_response(
         {
             "name": resources.name(me),
@@ -162,7 +155,7 @@ async def _post_log(request: web.Request) -> web.Response:
     data = await _json_body(request)
     lines = data.get("lines")
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
-        raise _Refused(400, "lines: must be a list of strings")
+        raise HttpRefusal(400, "lines: must be a list of strings")
     await executions.log(ws, resources.name(me), lines)
     return web.json_response({})
 
@@ -173,7 +166,7 @@ async def _post_outputs(request: web.Request) -> web.Response:
     data = await _json_body(request)
     outputs = data.get("outputs")
     if not isinstance(outputs, dict):
-        raise _Refused(400, "outputs: must be an object")
+        raise HttpRefusal(400, "outputs: must be an object")
     merged = await executions.save(ws, resources.name(me), outputs)
     return web.json_response({"outputs": merged})
 
@@ -186,11 +179,11 @@ async def _post_children(request: web.Request) -> web.Response:
     if isinstance(call_id, int) and not isinstance(call_id, bool):
         call_id = str(call_id)
     if not isinstance(call_id, str) or not call_id:
-        raise _Refused(400, "callId: must be a non-empty string")
+        raise HttpRefusal(400, "callId: must be a non-empty string")
     name = await executions.start_child(
         ws,
         me,
-        call_id=call_id,  # type checked by lifecycle, which names the field
+        call_id=call_id,  # type checked by the engine, which names the field
         flow=data.get("flow"),  # type: ignore[arg-type]
         remote_workspace=data.get("remoteWorkspace"),
         inputs=data.get("inputs"),
@@ -207,9 +200,9 @@ async def _get_child(request: web.Request) -> web.Response:
     try:
         wait = float(raw_wait)
     except ValueError:
-        raise _Refused(400, f"wait: {raw_wait!r} is not a number of seconds") from None
+        raise HttpRefusal(400, f"wait: {raw_wait!r} is not a number of seconds") from None
     if not 0 <= wait <= MAX_WAIT_SECONDS:
-        raise _Refused(400, f"wait: must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
+        raise HttpRefusal(400, f"wait: must be between 0 and {MAX_WAIT_SECONDS:g} seconds")
     deadline = time.monotonic() + wait
     while True:
         since = ws.changes.counter
@@ -237,13 +230,13 @@ async def _post_end(request: web.Request) -> web.Response:
     message = data.get("message")
     reason = data.get("reason")
     if not isinstance(phase, str):
-        raise _Refused(400, "phase: must be one of Succeeded, Failed, Cancelled")
+        raise HttpRefusal(400, "phase: must be one of Succeeded, Failed, Cancelled")
     if message is not None and not isinstance(message, str):
-        raise _Refused(400, "message: must be a string")
+        raise HttpRefusal(400, "message: must be a string")
     if reason is not None and (
         not isinstance(reason, str) or not reason.isidentifier() or len(reason) > bounds.MAX_REASON_CHARS
     ):
-        raise _Refused(
+        raise HttpRefusal(
             400, f"reason: must be a CamelCase word of at most {bounds.MAX_REASON_CHARS} characters"
         )
     await executions.end(ws, resources.name(me), phase, message, reason)

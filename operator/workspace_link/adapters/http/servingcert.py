@@ -14,7 +14,7 @@ import logging
 import os
 import ssl
 
-from workspace_link.core import errors
+from workspace_link.adapters.http import serving
 
 logger = logging.getLogger(__name__)
 
@@ -23,20 +23,14 @@ CHECK_EVERY = 60.0
 
 
 class ServingCertificate:
+    """The listener's TLS context (``context``), following the certificate and key files it was
+    loaded from: ``follow`` reloads them into the same context when they change."""
+
     def __init__(self, cert_file: str, key_file: str) -> None:
         self.cert_file = cert_file
         self.key_file = key_file
-        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.context.minimum_version = ssl.TLSVersion.TLSv1_2
         self._stamp = self._read_stamp()
-        try:
-            self.context.load_cert_chain(cert_file, key_file)
-        except (OSError, ssl.SSLError) as exc:
-            raise errors.SpecError(
-                f"cannot load the TLS certificate {cert_file} and key {key_file}:"
-                f" {getattr(exc, 'strerror', None) or exc}",
-                field="WL_TLS_CERT_FILE",
-            ) from exc
+        self.context = serving.server_tls_context(cert_file, key_file)
 
     def _read_stamp(self) -> tuple[int, ...]:
         stamp: list[int] = []

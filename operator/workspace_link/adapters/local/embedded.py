@@ -2,7 +2,7 @@
 
 The embedded mode is not a second implementation: it is another store (``memstore.MemStore``)
 and another executor (``process_executor.ProcessExecutor``) under the very same
-``lifecycle`` core, driven by the store's watch stream the way kopf drives it in the operator.
+``engine``, driven by the store's watch stream the way kopf drives it in the operator.
 The runner API is served on 127.0.0.1 at an ephemeral port, and ``settings.runner_api_url``
 points runners there.
 
@@ -258,9 +258,7 @@ def _listener_tls(wl_settings: settings.Settings) -> ssl.SSLContext | None:
     """The sync listener's TLS from settings (PEM files), if configured. (Link block.)"""
     if not wl_settings.tls_cert_file or not wl_settings.tls_key_file:
         return None
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(wl_settings.tls_cert_file, wl_settings.tls_key_file)
-    return context
+    return serving.server_tls_context(wl_settings.tls_cert_file, wl_settings.tls_key_file)
 
 
 def _default_settings() -> settings.Settings:
