@@ -8,7 +8,7 @@ by ``manifests.link_manifests`` (what ``workspace-link link --issue-ca`` writes)
 One thing is NOT the product: ``HarnessExecutor`` replaces B's local-process executor. A runner
 process costs tens of milliseconds to start and would hide the link; the harness executor
 either leaves a claimed execution Running (the status round trip ends it by hand) or ends it
-Succeeded at once through ``executions.end``, the call a runner's ``POST /v1/end`` makes.
+Succeeded at once through ``runner_calls.end``, the call a runner's ``POST /v1/end`` makes.
 Every table row that uses it says so.
 """
 
@@ -30,7 +30,7 @@ from typing import Any
 from workspace_link.adapters.local import embedded, memstore
 from workspace_link.cli import manifests
 from workspace_link.core import certs, errors, keys, naming, resources, settings
-from workspace_link.engine import executions, workspace
+from workspace_link.engine import runner_calls, workspace
 
 A_CONFIG = manifests.DEFAULT_NAME_A
 B_CONFIG = manifests.DEFAULT_NAME_B
@@ -135,7 +135,7 @@ class HarnessExecutor:
         name = resources.name(execution_body)
         if self._finish:
             with contextlib.suppress(errors.InvalidTransition, errors.NotFound):
-                await executions.end(self._ws, name, resources.SUCCEEDED, "harness", None)
+                await runner_calls.end(self._ws, name, resources.SUCCEEDED, "harness", None)
         return naming.job_name(name)
 
     async def cancel(self, execution_body: resources.Body) -> None:

@@ -7,7 +7,7 @@ holding both workspaces, as the embedded mode runs them.
 - dispatch latency: ``store.create`` of an Execution with ``remoteWorkspace`` in A -> B's watch
   sees the Execution it creates from the start message. The link is idle before each sample
   (the long-poll is held), so this is the on-change path: A's store event wakes the sender.
-- status round trip: B's execution ends (``executions.end`` in B, what a runner's
+- status round trip: B's execution ends (``runner_calls.end`` in B, what a runner's
   ``POST /v1/end`` does) -> A's watch sees its execution Succeeded. B's store change ends the
   held long-poll, whose answer carries the status.
 - executions per second: N executions created in A at once; B's harness executor ends each
@@ -27,7 +27,7 @@ import bench_common
 
 from workspace_link.adapters.local import memstore
 from workspace_link.core import labels, resources
-from workspace_link.engine import executions, store
+from workspace_link.engine import runner_calls, store
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +119,7 @@ async def latencies(sizes: bench_common.Sizes) -> Latencies:
                 "remoteName"
             ]
             started = time.perf_counter()
-            await executions.end(pair.b.ws, remote, resources.SUCCEEDED, "ended by the benchmark", None)
+            await runner_calls.end(pair.b.ws, remote, resources.SUCCEEDED, "ended by the benchmark", None)
             back = await in_a.wait_for(name)
             status.append(back - started)
             await _quiet(pair, name)

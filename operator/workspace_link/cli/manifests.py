@@ -53,7 +53,7 @@ PART_OF_VALUE: Final = "workspace-link"
 
 _SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_ROLES: Final = (resources.ROLE_CONTROLLING, resources.ROLE_CONTROLLED)
+_ROLES: Final = resources.ROLES
 #: Longest config name whose derived Secret names (``-private``, ``-remote``) stay valid.
 _MAX_CONFIG_NAME = 253 - len("-private")
 

@@ -1,10 +1,11 @@
 """The execution state machine: which status changes are allowed, and what they write.
 
 Pure: every function takes an Execution ``status`` dict and returns a NEW dict (the input is
-never mutated) with ``version`` bumped, so ``lifecycle`` (operator and embedded mode alike),
-the link's ``apply`` and the tests all share one definition of "what a change means". A terminal
-phase is final: any change to a terminal status raises ``InvalidTransition``, which is how a
-late runner call after a cancel is told "too late" instead of resurrecting the execution.
+never mutated) with ``version`` bumped, so ``engine.executions`` (operator and embedded mode
+alike), the link's ``engine.inbox`` and the tests all share one definition of "what a change
+means". A terminal phase is final: any change to a terminal status raises
+``InvalidTransition``, which is how a late runner call after a cancel is told "too late" instead
+of resurrecting the execution.
 
 The reasons are the words a user reads in ``kubectl get executions`` and in events; each has a
 message builder here so the same situation is always described the same way.
@@ -16,7 +17,7 @@ import copy
 import datetime
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from workspace_link.core import bounds, errors, resources
 
@@ -34,7 +35,8 @@ TRANSITIONS: Final[Mapping[str, frozenset[str]]] = {
     resources.CANCELLED: frozenset(),
 }
 
-#: The Engine's status names, so flows and dashboards that know them keep working (DESIGN §1).
+#: The status names of the Engine this project replaces, so flows and dashboards that know them
+#: keep working.
 ENGINE_STATUS: Final[Mapping[str, str]] = {
     resources.PENDING: "PENDING",
     resources.RUNNING: "RUNNING",
@@ -138,8 +140,8 @@ def dependency_failed_message(child: str, phase: str, message: str | None) -> st
 
 
 # -- transitions -----------------------------------------------------------------------------
-def phase(status: Mapping[str, Any]) -> str:
-    return str(status.get("phase") or resources.PENDING)
+def _phase(status: Mapping[str, Any]) -> str:
+    return resources.phase({"status": status})
 
 
 def version(status: Mapping[str, Any]) -> int:
@@ -147,7 +149,28 @@ def version(status: Mapping[str, Any]) -> int:
 
 
 def is_terminal(status: Mapping[str, Any]) -> bool:
-    return phase(status) in resources.TERMINAL
+    return _phase(status) in resources.TERMINAL
+
+
+def phase_event(
+    old: Mapping[str, Any], new: Mapping[str, Any]
+) -> tuple[Literal["Normal", "Warning"], str, str] | None:
+    """The event (type, reason, message) that goes with a status change: one per phase change."""
+    phase = _phase(new)
+    if phase == _phase(old):
+        return None
+    message = str(new.get("message") or "")
+    if phase == resources.RUNNING:
+        return "Normal", "Started", f"runner started as {new.get('jobName')}"
+    if phase == resources.SUCCEEDED:
+        return "Normal", "Succeeded", message
+    if phase == resources.FAILED:
+        # The last line is enough for an event; the status keeps the whole traceback.
+        last = message.splitlines()[-1] if message else ""
+        return "Warning", str(new.get("reason") or "Failed"), last
+    if phase == resources.CANCELLED:
+        return "Warning", str(new.get("reason") or "Cancelled"), message
+    return None
 
 
 def can_transition(current: str, wanted: str) -> bool:
@@ -167,12 +190,12 @@ def _bumped(status: Mapping[str, Any], **changes: Any) -> Status:
 
 def _require_live(status: Mapping[str, Any], wanted: str) -> None:
     if is_terminal(status):
-        raise errors.InvalidTransition(phase(status), wanted)
+        raise errors.InvalidTransition(_phase(status), wanted)
 
 
 def start(status: Mapping[str, Any], *, job_name: str, now: datetime.datetime) -> Status:
     """Pending -> Running: the run was claimed and is being started as ``job_name``."""
-    current = phase(status)
+    current = _phase(status)
     if not can_transition(current, resources.RUNNING):
         raise errors.InvalidTransition(current, resources.RUNNING)
     return _bumped(status, phase=resources.RUNNING, jobName=job_name, startTime=resources.timestamp(now))
@@ -189,7 +212,7 @@ def finish(
     """Any live phase -> a terminal ``phase`` with its reason and message."""
     if phase not in resources.TERMINAL:
         raise ValueError(f"finish() needs a terminal phase, not {phase!r}")
-    current = str(status.get("phase") or resources.PENDING)  # ``phase`` is shadowed here
+    current = _phase(status)
     if not can_transition(current, phase):
         raise errors.InvalidTransition(current, phase)
     return _bumped(

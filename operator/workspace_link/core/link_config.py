@@ -19,7 +19,6 @@ from workspace_link.core import errors, resources
 
 DEFAULT_PRIVATE_KEY: Final = "private.pem"
 _CA_KINDS: Final = (resources.SECRET, resources.CONFIG_MAP)
-_ROLES: Final = (resources.ROLE_CONTROLLING, resources.ROLE_CONTROLLED)
 _NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _DATA_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
 
@@ -149,7 +148,7 @@ def parse(body: resources.Body) -> LinkConfig:
     role = spec.get("role")
     if role is None:
         role = resources.ROLE_CONTROLLING if dialer else resources.ROLE_CONTROLLED
-    elif role not in _ROLES:
+    elif role not in resources.ROLES:
         raise errors.SpecError(f"must be Controlling or Controlled, got {role!r}", field="spec.role")
     interval = spec.get("syncInterval")
     if interval is not None:

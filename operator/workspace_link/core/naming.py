@@ -1,8 +1,9 @@
 """Stable, collision-resistant names for objects the operator creates.
 
 A received execution is named from the link and the origin uid, so a retried start finds its
-own earlier object instead of creating a second one (DESIGN §4). Names stay short enough that
-a Job's pods (``<job>-<5 chars>``) keep under 63 characters.
+own earlier object instead of creating a second one (delivery is at-least-once,
+docs/protocol.md §4). Names stay short enough that a Job's pods (``<job>-<5 chars>``) keep
+under 63 characters.
 """
 
 from __future__ import annotations

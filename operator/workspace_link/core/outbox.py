@@ -1,6 +1,6 @@
 """What one side of a link still has to send, derived from the resources alone.
 
-DESIGN §4: nothing about delivery is kept in operator memory. Each Execution's status records
+Nothing about delivery is kept in operator memory (docs/protocol.md §4). Each Execution's status records
 what the peer has acknowledged (``link.acknowledgedVersion``, ``origin.acknowledgedVersion``,
 ``mirrors[<link>]``), so the outbox is a pure function of the current objects: a restarted
 operator or a second replica computes the same outbox and, at worst, sends a message again,
@@ -65,7 +65,7 @@ def _start(body: resources.Body, flows: Mapping[str, str]) -> protocol.Start | N
     if script is None and isinstance(flow, str):
         script = flows.get(flow)
     if not isinstance(script, str):
-        # The Flow is gone (or never existed): nothing to send. lifecycle reports that on the
+        # The Flow is gone (or never existed): nothing to send. executions reports that on the
         # execution itself; the link must not invent a script.
         return None
     timeout = spec.get("timeoutSeconds")
@@ -95,7 +95,7 @@ def _mirror(body: resources.Body, version: int) -> protocol.Mirror:
         version=version,
         phase=resources.phase(body),
         flow=flow if isinstance(flow, str) else None,
-        # A Flow's script stays private to its owner (DESIGN §1); only an inline one is copied.
+        # A Flow's script stays private to its owner; only an inline one is copied.
         script=script if isinstance(script, str) else None,
         inputs=dict(spec.get("inputs") or {}),
         reason=_reason(status.get("reason")),
@@ -127,7 +127,7 @@ def _controlling(
 ) -> list[protocol.Payload]:
     spec = resources.spec(body)
     status = resources.status(body)
-    sent = status.get("link") or {}
+    sent = resources.link_status(body)
     if sent.get("name") == link:
         local = _int(sent.get("localVersion"))
         acked = _int(sent.get("acknowledgedVersion"))
@@ -139,12 +139,12 @@ def _controlling(
         if local >= 2 and acked < 2:
             out.append(protocol.Cancel(origin_uid=resources.uid(body), version=2))
         return out
-    if not send_all or spec.get("mirror") or status.get("origin"):
+    if not send_all or spec.get("mirror") or resources.origin(body):
         return []
     if resources.labels(body).get(labels.ORIGIN_LINK):
         return []  # arrived over a link but its status is not written yet: not ours to mirror
     version = _int(status.get("version"))
-    mirrored = _int((status.get("mirrors") or {}).get(link))
+    mirrored = _int(resources.mirrors(body).get(link))
     if version > mirrored:
         return [_mirror(body, version)]
     return []
@@ -154,7 +154,7 @@ def _controlled(body: resources.Body, *, link: str) -> list[protocol.Payload]:
     if resources.spec(body).get("mirror"):
         return []
     status = resources.status(body)
-    origin = status.get("origin") or {}
+    origin = resources.origin(body)
     if origin.get("link") != link or not origin.get("uid"):
         return []
     version = _int(status.get("version"))
@@ -167,7 +167,7 @@ def _size(payload: protocol.Payload) -> int:
     return len(json.dumps(asdict(payload), separators=(",", ":"), default=str).encode()) + 64
 
 
-def pending(
+def select(
     *,
     link: str,
     role: str,
@@ -177,7 +177,7 @@ def pending(
     limit: int,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[protocol.Message]:
-    """The messages this side of ``link`` still has to send, oldest first.
+    """Select from ``executions`` the messages this side of ``link`` still has to send, oldest first.
 
     ``role`` is this side's effective role; ``flows`` maps local Flow names to their scripts
     (only the controlling side needs it). At most ``limit`` messages and about ``max_bytes`` of

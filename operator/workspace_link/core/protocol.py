@@ -20,7 +20,6 @@ CONTENT_TYPE: Final = "application/json"
 MessageKind = Literal["start", "cancel", "status", "mirror"]
 Role = Literal["Controlling", "Controlled"]
 MESSAGE_KINDS: Final = ("start", "cancel", "status", "mirror")
-ROLES: Final = ("Controlling", "Controlled")
 PHASES: Final = ("Pending", "Running", "Succeeded", "Failed", "Cancelled")
 #: Which role may send which message kind; acks go the other way (docs/protocol.md §3).
 SENT_BY: Final[Mapping[str, str]] = {

@@ -2,12 +2,16 @@
 
 Bodies are plain Kubernetes-shaped dicts (``apiVersion``, ``kind``, ``metadata``, ``spec``,
 ``status``) in both modes, so the core never cares whether a store is the API server or memory.
+The parts of an Execution's status that a link reads and writes (``link``, ``origin``,
+``mirrors``; docs/architecture.md, "Execution") have typed shapes and one accessor each.
 """
 
 from __future__ import annotations
 
 import datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypedDict, cast
+
+from workspace_link.core import labels as label_keys
 
 Body = dict[str, Any]
 
@@ -28,7 +32,7 @@ API: Final[dict[str, tuple[str, str]]] = {
     CONFIG_MAP: ("v1", "configmaps"),
 }
 
-# Execution phases (DESIGN §1 maps them to the Engine's statuses).
+# Execution phases (``execution_state.ENGINE_STATUS`` maps them to the Engine's statuses).
 PENDING: Final = "Pending"
 RUNNING: Final = "Running"
 SUCCEEDED: Final = "Succeeded"
@@ -37,8 +41,10 @@ CANCELLED: Final = "Cancelled"
 PHASES: Final = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED)
 TERMINAL: Final = frozenset({SUCCEEDED, FAILED, CANCELLED})
 
+#: A side's role on a link (docs/protocol.md §1): the one home of these names.
 ROLE_CONTROLLING: Final = "Controlling"
 ROLE_CONTROLLED: Final = "Controlled"
+ROLES: Final = (ROLE_CONTROLLING, ROLE_CONTROLLED)
 
 
 def name(body: Body) -> str:
@@ -62,6 +68,7 @@ def status(body: Body) -> dict[str, Any]:
 
 
 def phase(body: Body) -> str:
+    """The phase of an Execution body (Pending until its status says otherwise)."""
     return str(status(body).get("phase") or PENDING)
 
 
@@ -80,3 +87,65 @@ def timestamp(when: datetime.datetime | None = None) -> str:
 
 def parse_timestamp(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# -- the status parts a link keeps on an Execution ------------------------------------------
+
+
+class LinkStatus(TypedDict, total=False):
+    """``status.link`` of an execution sent over a link (docs/architecture.md, "Execution")."""
+
+    name: str  # the SyncConfig it is sent over
+    remoteName: str  # its name on the peer
+    localVersion: int  # 1 = start, 2 = start + cancel
+    acknowledgedVersion: int  # the highest localVersion the peer acknowledged
+    remoteVersion: int  # the highest peer status version applied here
+    lastSync: str
+
+
+class Origin(TypedDict, total=False):
+    """``status.origin`` of an execution that arrived over a link (or a mirror)."""
+
+    link: str
+    uid: str  # the peer's
+    name: str  # the peer's
+    workspace: str
+    startedBy: str
+    acknowledgedVersion: int  # the highest status.version the peer acknowledged
+
+
+def link_status(body: Body) -> LinkStatus:
+    """A copy of ``status.link`` ({} when the execution is not sent over a link)."""
+    return cast(LinkStatus, dict(status(body).get("link") or {}))
+
+
+def origin(body: Body) -> Origin:
+    """A copy of ``status.origin`` ({} when the execution did not arrive over a link)."""
+    return cast(Origin, dict(status(body).get("origin") or {}))
+
+
+def mirrors(body: Body) -> dict[str, int]:
+    """A copy of ``status.mirrors``: link name -> the status.version the peer acknowledged."""
+    return dict(status(body).get("mirrors") or {})
+
+
+def owner_reference(owner: Body, *, controller: bool, block_owner_deletion: bool) -> dict[str, Any]:
+    """The ``ownerReferences`` entry that makes the Execution ``owner`` own another object.
+
+    Deleting the owner then deletes the dependent (the API server's garbage collector; the
+    memstore does the same). ``block_owner_deletion`` makes a foreground deletion of the owner
+    wait for the dependent; the OwnerReferencesPermissionEnforcement admission plugin allows
+    setting it only to who may update the owner's finalizers, which the operator's Role grants
+    (executions/finalizers update). Raises ``ValueError`` without a ``metadata.uid``.
+    """
+    owner_uid = uid(owner)
+    if not owner_uid:
+        raise ValueError("an Execution without metadata.uid cannot own anything")
+    return {
+        "apiVersion": label_keys.API_VERSION,
+        "kind": EXECUTION,
+        "name": name(owner),
+        "uid": owner_uid,
+        "controller": controller,
+        "blockOwnerDeletion": block_owner_deletion,
+    }

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from workspace_link.core import bounds, errors, protocol, strict_json
+from workspace_link.core import bounds, errors, protocol, resources, strict_json
 
 _WIRE_NAMES: Final[Mapping[str, str]] = {
     "origin_uid": "originUid",
@@ -334,8 +334,8 @@ def _sender(value: Any) -> protocol.Sender:
     obj = strict_json.object_at(value, "sender")
     strict_json.check_keys(obj, "sender", required=("config", "role", "workspace", "keyId"))
     role = obj["role"]
-    if role not in protocol.ROLES:
-        strict_json.fail("sender.role", f"must be one of {', '.join(protocol.ROLES)}")
+    if role not in resources.ROLES:
+        strict_json.fail("sender.role", f"must be one of {', '.join(resources.ROLES)}")
     return protocol.Sender(
         config=_name(obj, "config", "sender"),
         role=role,

@@ -1,10 +1,11 @@
 """One exchange, from either end: the listener's ``handle`` and the dialer's ``once``.
 
 An exchange is one signed POST and its signed answer (docs/protocol.md §1). Both ends do the
-same three things with what they receive — apply the messages (``apply``), record the acks,
-and derive what they still have to send from the resources (``outbox``) — so the two modes and
-the two directions share one implementation. Transport (HTTP, TLS, signatures) stays in the
-shells (``listener``, ``peer_client``); this module sees decoded envelopes only.
+same three things with what they receive — apply the messages (``inbox``), record the acks,
+and derive what they still have to send from the resources (``read_outbox``) — so the two modes
+and the two directions share one implementation. Transport (HTTP, TLS, signatures) stays in the
+adapters (``adapters.http.listener``, ``adapters.http.peer_client``); this module sees decoded
+envelopes only.
 
 The listener's long-poll hold: when the request brings nothing to apply and the listener has
 nothing to send, it waits on ``ws.changes`` for at most ``min(hold, settings.long_poll_hold)``
@@ -51,8 +52,9 @@ def sender(
     )
 
 
-async def compute_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -> list[protocol.Message]:
-    """What this side of ``config`` still has to send, read from the store now."""
+async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -> list[protocol.Message]:
+    """What this side of ``config`` still has to send: the executions (and the scripts of their
+    Flows) read from the store now, and ``outbox.select`` picks the messages out of them."""
     if config.send_all and config.role == resources.ROLE_CONTROLLING:
         executions = await ws.store.list(resources.EXECUTION)  # every execution is mirrored
     else:
@@ -63,8 +65,7 @@ async def compute_outbox(ws: workspace.Workspace, config: link_config.LinkConfig
         wanted = {
             str(resources.spec(body).get("flow"))
             for body in executions
-            if (resources.status(body).get("link") or {}).get("name") == config.name
-            and resources.spec(body).get("flow")
+            if resources.link_status(body).get("name") == config.name and resources.spec(body).get("flow")
         }
         for name in sorted(wanted):
             try:
@@ -73,7 +74,7 @@ async def compute_outbox(ws: workspace.Workspace, config: link_config.LinkConfig
                 )
             except errors.NotFound:
                 continue
-    return outbox.pending(
+    return outbox.select(
         link=config.name,
         role=config.role,
         send_all=config.send_all,
@@ -106,7 +107,7 @@ async def handle(
     deadline = loop.time() + hold
     while True:
         since = ws.changes.counter
-        messages = await compute_outbox(ws, config)
+        messages = await read_outbox(ws, config)
         if messages or acks or envelope.messages:
             break
         remaining = deadline - loop.time()
@@ -172,13 +173,13 @@ async def once(
 
     ``send_messages`` False sends only acks (the long-poll task leaves messages to the sender
     task, so the two do not carry the same messages at once). ``outbox``: what the caller has
-    just computed with ``compute_outbox``, so the store is not listed twice. Raises
+    just computed with ``read_outbox``, so the store is not listed twice. Raises
     ``errors.PeerError``.
     """
     if not send_messages:
         messages: list[protocol.Message] = []
     else:
-        messages = outbox if outbox is not None else await compute_outbox(ws, config)
+        messages = outbox if outbox is not None else await read_outbox(ws, config)
     acks = state.take()
     request = protocol.Envelope(
         sender=sender(ws, config, keys),

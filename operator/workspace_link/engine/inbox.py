@@ -8,10 +8,10 @@ each handler first reads what is stored and only then decides:
   object's origin labels are this link and this uid; any other owner of the name refuses the
   message (logged, an event, not acknowledged). No Flow object is ever created: the script
   travels inline. The status (origin, version 1) is written right after the create; the
-  execution core may reconcile the new object in between, so the write is conditional and is
+  execution controller may reconcile the new object in between, so the write is conditional and is
   re-read and merged on a conflict. A start that finds the object without its origin status
   (a crash between the two writes) repairs it.
-- ``cancel`` sets ``spec.cancel`` on that execution (lifecycle does the rest). A cancel for an
+- ``cancel`` sets ``spec.cancel`` on that execution (``executions`` does the rest). A cancel for an
   origin never seen creates the execution already cancelled, so a late start is a duplicate
   and never runs.
 - ``status`` (controlling side) is copied onto the local execution with that uid when its
@@ -19,8 +19,8 @@ each handler first reads what is stored and only then decides:
   ``remoteVersion`` moves).
 - ``mirror`` creates or updates a read-only copy (``spec.mirror``), newer versions only.
 
-Acks are written the same way: conditional, retried on conflict, never lowering a version.
-Every write is followed by ``ws.changes.notify()`` so waiters and the link's outbox look again.
+Acks are written the same way: conditional, retried on conflict (``updates``), never lowering a
+version. Every write wakes ``ws.changes`` so waiters and the link's outbox look again.
 A message is acknowledged only once its effect is stored; a store failure leaves it
 unacknowledged so the peer sends it again.
 """
@@ -32,14 +32,14 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from workspace_link.core import errors, labels, naming, protocol, resources
-from workspace_link.engine import workspace
+from workspace_link.engine import store, updates, workspace
 
 logger = logging.getLogger(__name__)
 
-MAX_CONFLICT_RETRIES: Final = 8
 COMPONENT_RECEIVED: Final = "received"
 COMPONENT_MIRROR: Final = "mirror"
 _LIVE_ORDER: Final = {resources.PENDING: 0, resources.RUNNING: 1}
+_STORE_FAILURES: Final = store.FailureLog(logger)
 
 
 def origin_labels(link: str, origin_uid: str, component: str) -> dict[str, str]:
@@ -67,26 +67,10 @@ def _int(value: Any) -> int:
 
 
 async def _write_status(
-    ws: workspace.Workspace,
-    body: resources.Body,
-    change: Callable[[dict[str, Any]], dict[str, Any] | None],
+    ws: workspace.Workspace, body: resources.Body, change: updates.Change
 ) -> resources.Body:
-    """Apply ``change`` to the status and write it conditionally; re-read and retry on conflict.
-
-    ``change`` returns the new status, or None when nothing needs writing.
-    """
-    for _ in range(MAX_CONFLICT_RETRIES):
-        new = change(resources.status(body))
-        if new is None:
-            return body
-        try:
-            written = await ws.store.replace_status(resources.EXECUTION, {**body, "status": new})
-        except errors.Conflict:
-            body = await ws.store.get(resources.EXECUTION, resources.name(body))
-            continue
-        ws.changes.notify()
-        return written
-    raise errors.Conflict(f"Execution {resources.name(body)}: status kept changing; will retry")
+    """Apply ``change`` to ``body``'s status, conditionally (``updates.update_status``)."""
+    return await updates.update_status(ws, resources.EXECUTION, resources.name(body), change, body=body)
 
 
 # -- controlled side -------------------------------------------------------------------------
@@ -103,7 +87,7 @@ def _origin(
 
 def _with_origin(origin: dict[str, Any]) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
     def change(status: dict[str, Any]) -> dict[str, Any] | None:
-        if (status.get("origin") or {}).get("uid") == origin["uid"]:
+        if resources.origin({"status": status}).get("uid") == origin["uid"]:
             return None
         new = dict(status)
         new["origin"] = {**origin, "acknowledgedVersion": 0}
@@ -286,24 +270,22 @@ async def _apply_status(
     ws: workspace.Workspace, link: str, index: _Index, status_msg: protocol.Status
 ) -> None:
     body = await index.find(status_msg.origin_uid)
-    if body is None or (resources.status(body).get("link") or {}).get("name") != link:
+    if body is None or resources.link_status(body).get("name") != link:
         logger.info("link %s: status for unknown execution %s ignored", link, status_msg.origin_uid)
         return
 
     def change(status: dict[str, Any]) -> dict[str, Any] | None:
-        sent = dict(status.get("link") or {})
+        sent = resources.link_status({"status": status})
         if status_msg.version <= _int(sent.get("remoteVersion")):
             return None
-        sent.update(
-            remoteVersion=status_msg.version,
-            remoteName=status_msg.remote_name,
-            lastSync=resources.timestamp(),
-        )
+        sent["remoteVersion"] = status_msg.version
+        sent["remoteName"] = status_msg.remote_name
+        sent["lastSync"] = resources.timestamp()
         new = dict(status)
         new["link"] = sent
-        if resources.phase({"status": status}) in resources.TERMINAL:
-            return new  # a terminal phase is final; only what was seen is recorded
         current = resources.phase({"status": status})
+        if current in resources.TERMINAL:
+            return new  # a terminal phase is final; only what was seen is recorded
         if status_msg.phase in resources.TERMINAL or _LIVE_ORDER.get(status_msg.phase, 0) >= _LIVE_ORDER.get(
             current, 0
         ):
@@ -367,7 +349,8 @@ async def apply_messages(
             await _refusal_event(ws, link, message, str(exc))
             continue
         except errors.StoreError as exc:
-            logger.warning("link %s: could not apply %s (will come again): %s", link, message.id, exc)
+            # Not acknowledged: the peer sends it (and the rest of the batch) again.
+            _STORE_FAILURES.failed(f"link {link}: could not apply {message.id}", exc)
             break
         acks.append(protocol.Ack(kind=message.kind, origin_uid=payload.origin_uid, version=payload.version))
     return acks
@@ -413,14 +396,14 @@ async def apply_acks(ws: workspace.Workspace, *, link: str, role: str, acks: Seq
                 continue
             section = "mirrors" if kind == "mirror" else "link"
             key = link if kind == "mirror" else "acknowledgedVersion"
-            if kind != "mirror" and (resources.status(body).get("link") or {}).get("name") != link:
+            if kind != "mirror" and resources.link_status(body).get("name") != link:
                 continue
         elif role == resources.ROLE_CONTROLLED and kind == "status":
             try:
                 body = await ws.store.get(resources.EXECUTION, naming.received_execution_name(link, uid))
             except errors.NotFound:
                 continue
-            if (resources.status(body).get("origin") or {}).get("uid") != uid:
+            if resources.origin(body).get("uid") != uid:
                 continue
             section, key = "origin", "acknowledgedVersion"
         else:

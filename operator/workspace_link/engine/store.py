@@ -7,21 +7,25 @@ Two implementations keep the same semantics: ``kubestore.KubeStore`` (the API se
   raises ``errors.AlreadyExists`` when the name is taken.
 - ``replace_status`` writes the whole ``status`` and is conditional on
   ``metadata.resourceVersion`` of the body passed in: a stale body raises ``errors.Conflict``.
-  This is how every racing status write is made safe (DESIGN §4).
+  This is how every racing status write is made safe (``updates``).
 - ``patch`` is a JSON merge patch (RFC 7386) of metadata and spec; with ``resource_version``
   it is conditional too. A spec change bumps ``generation``.
 - ``list`` filters by label equality, as a label selector would on the API server.
+- a failure is an ``errors.StoreError``: ``StoreUnavailable`` is transient (retry with
+  backoff), ``StoreRefused`` lasts until an admin acts (RBAC, a missing CRD, quota,
+  credentials). Loops that retry both log them through a ``FailureLog``.
 - ``delete`` removes the object; dependents named by ``ownerReferences`` are garbage-collected
   by the store, as the API server's GC would (eventually).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
-from workspace_link.core import resources
+from workspace_link.core import errors, resources
 
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
@@ -75,3 +79,38 @@ class WatchableStore(Store, Protocol):
     def watch(self, kinds: frozenset[str] | None = None) -> AsyncIterator[WatchEvent]:
         """Yield every change from now on (after an initial ``ADDED`` for each existing object)."""
         ...
+
+
+class FailureLog:
+    """How a loop that retries store operations logs their failures.
+
+    A transient failure (``errors.StoreUnavailable``, a conflict, ...) is a warning each time:
+    it fixes itself. A ``errors.StoreRefused`` (RBAC, a missing CRD or namespace, quota,
+    credentials) does not: it is logged as an error telling that an admin must act, once per
+    distinct message rather than at every retry.
+    """
+
+    #: Distinct refusals remembered; beyond this the memory starts afresh.
+    REMEMBERED: Final = 128
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._refused: set[str] = set()
+
+    def failed(self, what: str, error: errors.StoreError) -> None:
+        """Log that ``what`` (e.g. "SyncConfig a: could not read it") failed with ``error``."""
+        if not isinstance(error, errors.StoreRefused):
+            self._logger.warning("%s (will retry): %s", what, error)
+            return
+        text = f"{type(error).__name__}: {error}"
+        if text in self._refused:
+            return
+        if len(self._refused) >= self.REMEMBERED:
+            self._refused.clear()
+        self._refused.add(text)
+        self._logger.error(
+            "%s: the store refused it; an admin must act (RBAC, the CRDs, quota, credentials). "
+            "Retrying meanwhile: %s",
+            what,
+            error,
+        )

@@ -1,7 +1,7 @@
 """The wiring of one workspace: its store, its executor, its settings and its change signal.
 
-The core functions (``lifecycle``, ``link``, ``apply``, ...) take a ``Workspace`` and never know
-which mode they run in: the operator builds one around ``kubestore.KubeStore`` and
+The engine's functions (``executions``, ``dialer``, ``inbox``, ...) take a ``Workspace`` and never
+know which mode they run in: the operator builds one around ``kubestore.KubeStore`` and
 ``job_executor.JobExecutor``; the embedded mode around ``memstore.MemStore`` and
 ``process_executor.ProcessExecutor``.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
-from workspace_link.core import settings
+from workspace_link.core import protocol, settings
 from workspace_link.engine import executor
 from workspace_link.engine import store as stores
 
@@ -55,6 +55,25 @@ class Changes:
         return True
 
 
+class LinkReporter(Protocol):
+    """What the workspace keeps of a listener's status reporter (``link_status.Reporter``).
+
+    A Protocol here, not the class, so this module needs no import of ``link_status`` (which
+    imports this one).
+    """
+
+    #: The SyncConfig's generation the status is written for.
+    generation: int | None
+    #: When an exchange with the peer last succeeded (RFC 3339), not yet necessarily written.
+    last_success: str | None
+
+    def succeeded(self, *, peer: protocol.Sender, sent: int, received: int) -> None: ...
+
+    def failed(self, error: Exception, *, peer: protocol.Sender | None = None) -> None: ...
+
+    async def flush(self, *, force: bool = False) -> None: ...
+
+
 @dataclass
 class Workspace:
     namespace: str
@@ -64,9 +83,9 @@ class Workspace:
     changes: Changes = field(default_factory=Changes)
     #: Where key Secrets live when they sit in a separate keys namespace (None = ``store``).
     keys_store: stores.Store | None = None
-    #: The listener side's status reporters by SyncConfig name (``link`` keeps them here so they
-    #: live and die with this workspace; memory only, nothing to send is derived from them).
-    listener_reporters: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: The listener side's status reporters by SyncConfig name (``link_status`` keeps them here so
+    #: they live and die with this workspace; memory only, nothing to send is derived from them).
+    listener_reporters: dict[str, LinkReporter] = field(default_factory=dict, repr=False)
 
     @property
     def secrets(self) -> stores.Store:

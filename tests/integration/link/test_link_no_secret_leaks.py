@@ -16,7 +16,7 @@ import pytest
 from link_harness import Linked, put_secret, wait_until
 
 from workspace_link.core import resources
-from workspace_link.engine import executions
+from workspace_link.engine import runner_secret
 
 
 async def test_no_key_or_token_appears_in_statuses_events_or_logs(
@@ -46,7 +46,7 @@ async def test_no_key_or_token_appears_in_statuses_events_or_logs(
     for side in ("a", "b"):
         for secret in await linked.stores[side].list(resources.SECRET):
             if "token" in (secret.get("data") or {}):
-                token = executions.secret_value(secret, "token")
+                token = runner_secret.secret_value(secret, "token")
                 needles.update({token, token.split(".", 1)[1], base64.b64encode(token.encode()).decode()})
     assert len(needles) > 6
 

@@ -6,7 +6,7 @@ import pytest
 
 from workspace_link.adapters.local import memstore
 from workspace_link.core import errors, execution_state, labels, naming, resources
-from workspace_link.engine import executions, workspace
+from workspace_link.engine import executions, runner_calls, workspace
 
 
 class RecordingExecutor:
@@ -134,7 +134,7 @@ async def test_cancel_stops_the_run_and_cascades_to_children(
     parent = await make_execution(store, "parent")
     await executions.reconcile(ws, parent)
     parent = await store.get(resources.EXECUTION, "parent")
-    child_name = await executions.start_child(
+    child_name = await runner_calls.start_child(
         ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs={"x": 1}, timeout_seconds=None
     )
     await executions.reconcile(ws, await store.get(resources.EXECUTION, child_name))
@@ -160,9 +160,9 @@ async def test_start_child_is_idempotent_by_call_id(
     await executions.reconcile(ws, parent)
     parent = await store.get(resources.EXECUTION, "parent")
     kwargs = {"flow": "hello", "remote_workspace": "link-to-b", "inputs": {}, "timeout_seconds": 5}
-    first = await executions.start_child(ws, parent, call_id="1", **kwargs)
-    again = await executions.start_child(ws, parent, call_id="1", **kwargs)
-    other = await executions.start_child(ws, parent, call_id="2", **kwargs)
+    first = await runner_calls.start_child(ws, parent, call_id="1", **kwargs)
+    again = await runner_calls.start_child(ws, parent, call_id="1", **kwargs)
+    other = await runner_calls.start_child(ws, parent, call_id="2", **kwargs)
     assert first == again != other
     child = await store.get(resources.EXECUTION, first)
     assert child["metadata"]["labels"][labels.PARENT] == "parent"
@@ -180,7 +180,7 @@ async def test_start_child_names_a_bad_field(ws: workspace.Workspace, store: mem
     await make_flow(store)
     parent = await make_execution(store, "parent")
     with pytest.raises(errors.SpecError) as info:
-        await executions.start_child(
+        await runner_calls.start_child(
             ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs=None, timeout_seconds=0
         )
     assert info.value.field == "timeoutSeconds"
@@ -192,7 +192,7 @@ async def test_run_ended_changes_only_a_live_execution(
 ) -> None:
     await make_flow(store)
     await executions.reconcile(ws, await make_execution(store))
-    await executions.end(ws, "run-1", resources.SUCCEEDED, "fine", None)
+    await runner_calls.end(ws, "run-1", resources.SUCCEEDED, "fine", None)
     await executions.run_ended(
         ws, "run-1", phase=resources.FAILED, reason=execution_state.RUNNER_EXITED, message="exited 0"
     )
@@ -203,7 +203,7 @@ async def test_run_ended_changes_only_a_live_execution(
         "fine",
     )
     with pytest.raises(errors.InvalidTransition):
-        await executions.log(ws, "run-1", ["too late"])
+        await runner_calls.log(ws, "run-1", ["too late"])
 
 
 async def test_cleanup_removes_the_run_and_its_secret(
@@ -226,7 +226,7 @@ async def test_cancel_cascades_to_children_of_a_parent_whose_name_is_too_long_fo
     parent = await make_execution(store, long_name)
     await executions.reconcile(ws, parent)
     parent = await store.get(resources.EXECUTION, long_name)
-    child_name = await executions.start_child(
+    child_name = await runner_calls.start_child(
         ws, parent, call_id="1", flow="hello", remote_workspace=None, inputs={}, timeout_seconds=None
     )
     assert len(resources.labels(await store.get(resources.EXECUTION, child_name))[labels.PARENT]) <= 63

@@ -241,7 +241,7 @@ async def test_mirrors_follow_changes_and_are_acknowledged(key_pair: Any) -> Non
     await pair.once()
     assert (await pair.b.store.get("Execution", name))["status"]["message"] == "x"
     # A mirror is not mirrored back, and nothing in B is sent as a status for it.
-    assert await exchange.compute_outbox(pair.b, pair.b_config) == []
+    assert await exchange.read_outbox(pair.b, pair.b_config) == []
 
 
 async def test_the_listener_holds_until_its_store_changes(key_pair: Any) -> None:

@@ -22,7 +22,7 @@ FLOWS = {"hello": "def handler(system, this): pass"}
 
 
 def controlling(executions: list[resources.Body], *, send_all: bool = False, limit: int = 100) -> list[Any]:
-    return outbox.pending(
+    return outbox.select(
         link="to-b", role="Controlling", send_all=send_all, executions=executions, flows=FLOWS, limit=limit
     )
 
@@ -84,7 +84,7 @@ def test_controlled_side_reports_status_of_what_arrived_over_this_link() -> None
         },
     )
     local = execution("local", status={"version": 9})
-    [message] = outbox.pending(
+    [message] = outbox.select(
         link="to-a", role="Controlled", send_all=True, executions=[local, received], flows={}, limit=10
     )
     assert message.id == "status:origin-1:2"
@@ -102,7 +102,7 @@ def test_oldest_first_bounded_by_count_and_size() -> None:
         for i in range(5)
     ]
     assert [m.payload.origin_name for m in controlling(bodies, limit=3)] == ["e4", "e3", "e2"]
-    small = outbox.pending(
+    small = outbox.select(
         link="to-b",
         role="Controlling",
         send_all=False,

@@ -9,7 +9,7 @@ import pytest
 from workspace_link.adapters.local import memstore
 from workspace_link.core import errors, keys, resources
 from workspace_link.core.resources import Body
-from workspace_link.engine import link, workspace
+from workspace_link.engine import link_status, workspace
 
 
 class NoExecutor:
@@ -43,7 +43,7 @@ async def test_missing_secret_then_fixed() -> None:
         },
     )
     with pytest.raises(errors.KeyLoadError):
-        await link.reconcile_config(ws, body)
+        await link_status.reconcile_config(ws, body)
     stored = await store.get("SyncConfig", "link-to-b")
     assert conditions(stored)["KeysLoaded"] == ("False", "KeysUnavailable")
     assert conditions(stored)["Ready"] == ("False", "KeysUnavailable")
@@ -59,7 +59,7 @@ async def test_missing_secret_then_fixed() -> None:
         await store.create(
             "Secret", {"metadata": {"name": name}, "data": {entry: base64.b64encode(pem).decode()}}
         )
-    await link.reconcile_config(ws, await store.get("SyncConfig", "link-to-b"))
+    await link_status.reconcile_config(ws, await store.get("SyncConfig", "link-to-b"))
     stored = await store.get("SyncConfig", "link-to-b")
     status = resources.status(stored)
     assert conditions(stored)["KeysLoaded"] == ("True", "KeysLoaded")

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from workspace_link.adapters import metrics
 from workspace_link.adapters.http.refusal import HttpRefusal
 from workspace_link.core import errors, link_config, protocol, replay, resources, signatures, wire
-from workspace_link.engine import exchange, link, link_keys, workspace
+from workspace_link.engine import exchange, link_keys, link_status, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         try:
             keys = await link_keys.load_keys(ws.secrets, config)
         except errors.KeyLoadError as exc:
-            await link.record_listener_failure(ws, config, error=exc)
+            await link_status.record_listener_failure(ws, config, error=exc)
             raise HttpRefusal(
                 503, f"the keys of SyncConfig {name!r} cannot be loaded here", reason="unavailable"
             ) from exc
@@ -159,7 +159,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         try:
             exchange.check_role(config, envelope.sender)
         except errors.RoleMismatch as exc:
-            await link.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
+            await link_status.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
             raise HttpRefusal(409, str(exc), reason="role-mismatch") from exc
     except HttpRefusal as refusal:
         return _refuse(refusal)
@@ -195,7 +195,7 @@ async def _sync(request: web.Request) -> web.StreamResponse:
     finally:
         if task is not None:
             holds.tasks.discard(task)
-    await link.record_listener_exchange(
+    await link_status.record_listener_exchange(
         ws, config, peer=envelope.sender, received=len(envelope.messages), sent=len(answer.messages)
     )
     body = wire.encode(answer)

@@ -55,7 +55,7 @@ from workspace_link.adapters import metrics
 from workspace_link.adapters.http import health, listener, peer_client, runner_api, serving, servingcert
 from workspace_link.adapters.kube import job_executor, kubestore
 from workspace_link.core import errors, labels, resources, settings
-from workspace_link.engine import executions, link, workspace
+from workspace_link.engine import dialer, executions, link_status, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -334,7 +334,7 @@ def _enabled(spec: kopf.Spec, **_: Any) -> bool:
 @kopf.on.update(_GROUP, _VERSION, "syncconfigs", registry=registry)
 async def syncconfig_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     with at_the_edge():
-        await link.reconcile_config(_runtime(memo).ws, _plain(body))
+        await link_status.reconcile_config(_runtime(memo).ws, _plain(body))
 
 
 @kopf.daemon(_GROUP, _VERSION, "syncconfigs", when=_enabled, cancellation_timeout=30.0, registry=registry)
@@ -349,7 +349,7 @@ async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Mem
     relay_task = asyncio.create_task(relay())
     try:
         ws = _runtime(memo).ws
-        await link.run(
+        await dialer.run(
             ws,
             name,
             stopped=flag,
