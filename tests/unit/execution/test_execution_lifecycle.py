@@ -14,11 +14,16 @@ class RecordingExecutor:
 
     def __init__(self) -> None:
         self.started: list[tuple[str, str]] = []
+        #: Names of the runs started afresh (not ``resume``), once per call: a second would run
+        #: the script twice.
+        self.fresh_starts: list[str] = []
         self.cancelled: list[str] = []
         self.cleaned: list[str] = []
 
     async def start(self, execution: resources.Body, *, secret_name: str, resume: bool = False) -> str:
         self.started.append((resources.name(execution), secret_name))
+        if not resume:
+            self.fresh_starts.append(resources.name(execution))
         return naming.job_name(resources.name(execution))
 
     async def cancel(self, execution: resources.Body) -> None:
@@ -92,6 +97,8 @@ async def test_reconcile_claims_creates_the_runner_secret_and_starts_once(
     )
 
     assert {name for name, _ in executor.started} == {"run-1"}
+    # Started afresh exactly once; the repeated reconcile may only make sure it exists (resume).
+    assert executor.fresh_starts == ["run-1"]
     assert all(secret_name == naming.runner_secret_name("run-1") for _, secret_name in executor.started)
     assert [e["reason"] for e in store.events] == ["Started"]
 
