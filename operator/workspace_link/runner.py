@@ -31,10 +31,7 @@ from typing import Any, Final
 
 import flow_api
 from flow_api import client as flow_client
-from workspace_link.core import execution_state, resources
-
-CREDENTIALS_ENV: Final = "WL_RUNNER_CREDENTIALS"
-DEFAULT_CREDENTIALS_DIR: Final = "/var/run/workspace-link"
+from workspace_link.core import execution_state, resources, runner_credentials
 
 #: Exit codes: reported; credentials unusable; the workspace unreachable or refusing.
 EXIT_REPORTED: Final = 0
@@ -149,10 +146,10 @@ def run(api: flow_client.RunnerClient) -> int:
 
 
 def main() -> int:
-    directory = Path(os.environ.get(CREDENTIALS_ENV) or DEFAULT_CREDENTIALS_DIR)
+    directory = Path(os.environ.get(runner_credentials.DIR_ENV) or runner_credentials.JOB_DIR)
     try:
-        token = (directory / "token").read_text().strip()
-        url = (directory / "url").read_text().strip()
+        token = (directory / runner_credentials.TOKEN).read_text().strip()
+        url = (directory / runner_credentials.URL).read_text().strip()
     except OSError as exc:
         print(
             f"runner: cannot read credentials from {directory}: {exc.strerror} ({exc.filename})",

@@ -5,11 +5,15 @@ After the n-th consecutive failure the link waits a uniformly random time in
 listener restart) do not come back in lockstep, and the cap keeps a long outage from growing
 the wait beyond ``settings.backoff_max``. A success resets the count. The random source is
 injected so tests can pin it. See ``settings.Settings`` for the defaults and why.
+
+``Backoff`` serves a loop that runs until stopped (the link); ``retry_delays`` a bounded
+number of retries (a Job's outcome report, an embedded reconcile).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -38,3 +42,12 @@ class Backoff:
 
     def succeeded(self) -> None:
         self.failures = 0
+
+
+def retry_delays(
+    attempts: int, *, initial: float, maximum: float, rng: random.Random | None = None
+) -> Iterator[float]:
+    """The seconds to wait before each of ``attempts`` retries: ``delay`` after 1, 2, ... failures."""
+    waits = Backoff(initial, maximum, rng or random.Random())
+    for _ in range(attempts):
+        yield waits.failed()

@@ -20,14 +20,18 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from workspace_link.core import errors, execution_state, labels, naming, resources, settings
+from workspace_link.core import (
+    errors,
+    execution_state,
+    labels,
+    naming,
+    resources,
+    runner_credentials,
+    settings,
+)
 
 Outcome = tuple[str, str, str]
 
-#: Where the runner Secret (``token``, ``url``) is mounted; the runner reads the files there.
-CREDENTIALS_DIR: Final = "/var/run/workspace-link"
-#: The env var naming that directory (a path only: the token never sits in env or args).
-CREDENTIALS_ENV: Final = "WL_RUNNER_CREDENTIALS"
 #: Numeric user/group of the runner: "restricted" needs a non-root user the kubelet can verify
 #: without reading the image, hence a number. The image's ``USER`` is the same.
 RUNNER_UID: Final = 10001
@@ -78,6 +82,21 @@ def job_labels(execution_body: resources.Body) -> dict[str, str]:
     return labels.managed(**extra)
 
 
+def owner_reference(execution_body: resources.Body) -> dict[str, Any]:
+    """The Execution owns its Job: deleting it deletes the Job (the API server's GC)."""
+    uid = resources.uid(execution_body)
+    if not uid:
+        raise ValueError("an Execution without metadata.uid cannot own a Job")
+    return {
+        "apiVersion": labels.API_VERSION,
+        "kind": resources.EXECUTION,
+        "name": resources.name(execution_body),
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
 def build_job(
     execution_body: resources.Body, *, settings: settings.Settings, secret_name: str
 ) -> resources.Body:
@@ -100,14 +119,14 @@ def build_job(
         "imagePullPolicy": settings.runner_image_pull_policy,
         "command": ["python", "-m", "workspace_link.runner"],
         "env": [
-            {"name": CREDENTIALS_ENV, "value": CREDENTIALS_DIR},
+            {"name": runner_credentials.DIR_ENV, "value": runner_credentials.JOB_DIR},
             # The root filesystem is read-only: caches and home go to the /tmp emptyDir.
             {"name": "HOME", "value": "/tmp"},  # noqa: S108  (the pod's own emptyDir)
             {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
             {"name": "PYTHONUNBUFFERED", "value": "1"},
         ],
         "volumeMounts": [
-            {"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True},
+            {"name": "credentials", "mountPath": runner_credentials.JOB_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108
         ],
         "resources": {
@@ -160,11 +179,7 @@ def build_job(
     metadata: dict[str, Any] = {
         "name": naming.job_name(name),
         "labels": job_labels_,
-        # Blocking: a foreground deletion of the Execution waits until its Job (and its pods)
-        # is gone.
-        "ownerReferences": [
-            resources.owner_reference(execution_body, controller=True, block_owner_deletion=True)
-        ],
+        "ownerReferences": [owner_reference(execution_body)],
     }
     namespace = (execution_body.get("metadata") or {}).get("namespace")
     if namespace:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 from typing import Any
 
 import kmock
@@ -156,7 +158,20 @@ async def test_an_event_is_posted_about_the_object(kube: kubestore.KubeStore) ->
 
 
 async def test_a_failed_event_post_never_raises(
-    kube: kubestore.KubeStore, api_server: ApiServerEmulator
+    kube: kubestore.KubeStore, api_server: ApiServerEmulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     api_server["post", kmock.resource("", "v1", "events")] << kmock.KubernetesError(status=500)
-    await kube.record_event(_execution("e6"), type="Normal", reason="Tested", message="lost")
+    body = _execution("e6")
+    before = copy.deepcopy(body)
+
+    with caplog.at_level(logging.WARNING, logger=kubestore.__name__):
+        await kube.record_event(body, type="Normal", reason="Tested", message="lost")  # returns
+
+    posted = [r for r in list(api_server) if r.method == "POST" and r.url.path.endswith("/events")]
+    assert len(posted) == 1  # it was tried, once
+    assert body == before  # the caller's object is untouched
+    (warning,) = caplog.records  # the failure is logged, once, saying which event and why
+    assert warning.getMessage().startswith(
+        "could not post event Tested on Execution e6: the API server failed to create Event objects"
+        " (HTTP 500)"
+    )

@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 from workspace_link.adapters.kube import kubestore
-from workspace_link.core import errors, job_manifest, labels, naming, resources, settings
+from workspace_link.core import backoff, errors, job_manifest, labels, naming, resources, settings
 from workspace_link.engine import executions, workspace
 
 logger = logging.getLogger(__name__)
@@ -34,10 +34,13 @@ logger = logging.getLogger(__name__)
 #: Foreground would keep the Job until its pods are gone; nobody waits on that, Background
 #: removes the Job at once and the API server's GC removes the pods right after.
 PROPAGATION: Final = "Background"
-#: Retries of a Job's or pod's outcome report after a store failure: seconds, doubling, capped.
+#: Retries of a Job's or pod's outcome report after a store failure (``backoff.retry_delays``:
+#: up to RETRY_INITIAL, 2x, 4x... seconds, capped at RETRY_MAX, jittered).
 RETRY_INITIAL: Final = 1.0
 RETRY_MAX: Final = 60.0
 RETRY_ATTEMPTS: Final = 12
+#: The store failures a retry can outlast: an unavailable API server, a write that raced another.
+TRANSIENT: Final = (errors.StoreUnavailable, errors.Conflict)
 
 
 class JobExecutor:
@@ -181,22 +184,14 @@ class JobExecutor:
         )
 
     async def _reliably(self, key: str, attempt: Callable[[], Awaitable[None]], *, what: str) -> None:
-        try:
-            await attempt()
+        """Run ``attempt`` now; after a transient store failure, again with backoff in a task."""
+        if await self._attempt(attempt, what=what):
             return
-        except errors.WorkspaceLinkError as exc:
-            logger.warning("%s: could not report its outcome (will retry): %s", what, exc)
 
         async def retry() -> None:
-            delay = RETRY_INITIAL
-            for _ in range(RETRY_ATTEMPTS):
+            for delay in backoff.retry_delays(RETRY_ATTEMPTS, initial=RETRY_INITIAL, maximum=RETRY_MAX):
                 await asyncio.sleep(delay)
-                try:
-                    await attempt()
-                except errors.WorkspaceLinkError as exc:
-                    logger.warning("%s: could not report its outcome (will retry): %s", what, exc)
-                    delay = min(delay * 2, RETRY_MAX)
-                else:
+                if await self._attempt(attempt, what=what):
                     return
             logger.error("%s: gave up reporting its outcome after %d attempts", what, RETRY_ATTEMPTS)
 
@@ -209,6 +204,19 @@ class JobExecutor:
                 del self._rechecks[key]
 
         task.add_done_callback(done)
+
+    @staticmethod
+    async def _attempt(attempt: Callable[[], Awaitable[None]], *, what: str) -> bool:
+        """True when ``attempt`` is done with (it succeeded, or failed in a way no retry can fix)."""
+        try:
+            await attempt()
+        except TRANSIENT as exc:
+            logger.warning("%s: could not report its outcome (will retry): %s", what, exc)
+            return False
+        except errors.WorkspaceLinkError as exc:
+            # RBAC, a missing CRD, a malformed object: retrying cannot help; an admin acts.
+            logger.error("%s: cannot report its outcome (not retried): %s", what, exc)
+        return True
 
     def pod_gone(self, pod: resources.Body) -> None:
         self._forget(resources.uid(pod) or resources.name(pod))
@@ -245,17 +253,15 @@ class JobExecutor:
     async def _recheck(self, ws: workspace.Workspace, key: str, pod_name: str, delay: float) -> None:
         await asyncio.sleep(delay)
         self._rechecks.pop(key, None)
-        try:
-            pod = await self._store.get(kubestore.POD, pod_name)
-        except errors.NotFound:
-            return
-        except errors.WorkspaceLinkError as exc:
-            logger.warning("re-check of pod %s failed (will retry): %s", pod_name, exc)
-            self._schedule_recheck(
-                ws, key, pod_name, resources.now() + datetime.timedelta(seconds=RETRY_INITIAL)
-            )
-            return
-        await self.report_pod(ws, pod)
+
+        async def attempt() -> None:
+            try:
+                pod = await self._store.get(kubestore.POD, pod_name)
+            except errors.NotFound:
+                return
+            await self.pod_changed(ws, pod)
+
+        await self._reliably(f"pod-retry:{key}", attempt, what=f"pod {pod_name}")
 
     def _forget(self, key: str) -> None:
         task = self._rechecks.pop(key, None)

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import random
 import ssl
 import time
 from collections.abc import Collection
@@ -31,14 +32,16 @@ from aiohttp import web
 from workspace_link.adapters import metrics
 from workspace_link.adapters.http import listener, peer_client, runner_api, serving
 from workspace_link.adapters.local import memstore, process_executor
-from workspace_link.core import errors, protocol, resources, settings
-from workspace_link.engine import dialer, exchange, executions, link_status, store, workspace
+from workspace_link.core import backoff, errors, protocol, resources, settings
+from workspace_link.engine import exchange, executions, link, store, workspace
 
 logger = logging.getLogger(__name__)
 
-#: A reconcile that raised is retried this many times, after RETRY_DELAY, 2x, 4x... seconds.
+#: A reconcile that raised is tried this many times in all, waiting ``backoff.delay`` (up to
+#: RETRY_DELAY, 2x, 4x... seconds, capped at RETRY_MAX, jittered) before each retry.
 RETRIES = 5
 RETRY_DELAY = 0.5
+RETRY_MAX = 4.0
 
 
 class EmbeddedWorkspace:
@@ -68,6 +71,7 @@ class EmbeddedWorkspace:
         self._runner_api = runner_api.Server(self.ws, host="127.0.0.1", port=0)
         self._pump_task: asyncio.Task[None] | None = None
         self._retries: set[asyncio.Task[None]] = set()
+        self._rng = random.Random()
         self.runner_url = ""
 
     async def __aenter__(self) -> EmbeddedWorkspace:
@@ -104,7 +108,7 @@ class EmbeddedWorkspace:
     # Set these before ``start()``. The sync listener serves every listening SyncConfig of this
     # workspace on 127.0.0.1 over TLS (the link speaks HTTPS only); without a TLS context (here
     # or from settings.tls_cert_file/tls_key_file) no listener is started. Every SyncConfig gets
-    # ``link_status.reconcile_config`` when its spec changes and one ``dialer.run`` task while it exists.
+    # ``link.reconcile_config`` when its spec changes and one ``link.run`` task while it exists.
     #: TLS for the sync listener (a server context, e.g. from trustme).
     sync_ssl_context: ssl.SSLContext | None = None
     #: Port of the sync listener (0 = ephemeral). A "restarted" workspace reuses its old port
@@ -113,10 +117,10 @@ class EmbeddedWorkspace:
     #: ``https://127.0.0.1:<port>`` once started (empty without a listener).
     sync_url: str = ""
     #: Told about every successful dialer exchange (tests count exchanges with it).
-    link_observer: dialer.Observer | None = None
+    link_observer: link.Observer | None = None
     #: How the link loops wait out intervals, backoff and lost-peer checks (tests pass a clock
     #: they control); None = asyncio.sleep.
-    link_sleep: dialer.Sleep | None = None
+    link_sleep: link.Sleep | None = None
 
     def sync_url_for(self, config_name: str) -> str:
         """The remoteUrl a peer uses to reach SyncConfig ``config_name`` here."""
@@ -150,7 +154,7 @@ class EmbeddedWorkspace:
             stop.set()
         for _, task in getattr(self, "_link_runs", {}).values():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with contextlib.suppress(asyncio.CancelledError):  # _run_link raises nothing else
                 await task
         self._link_runs = {}
         runner = getattr(self, "_sync_runner", None)
@@ -170,9 +174,12 @@ class EmbeddedWorkspace:
             observed = resources.status(event.body).get("observedGeneration")
             if event.type == "ADDED" or observed != event.body["metadata"].get("generation"):
                 try:
-                    await link_status.reconcile_config(self.ws, event.body)
+                    await link.reconcile_config(self.ws, event.body)
                 except errors.WorkspaceLinkError as exc:
                     logger.warning("SyncConfig %s: %s", name, exc)
+                except Exception:
+                    # A bug, not a bad SyncConfig: say where, and keep supervising the others.
+                    logger.exception("SyncConfig %s: reconcile failed", name)
             running = self._link_runs.get(name)
             if running is None or running[1].done():
                 stop = asyncio.Event()
@@ -185,17 +192,32 @@ class EmbeddedWorkspace:
             self.link_observer(name, result)
 
     async def _run_link(self, name: str, stop: asyncio.Event) -> None:
-        try:
-            await dialer.run(
-                self.ws,
-                name,
-                stopped=stop,
-                client_factory=peer_client.factory(self.ws.settings),
-                observer=self._observe_exchange,
-                sleep=self.link_sleep or asyncio.sleep,
-            )
-        except Exception:
-            logger.exception("SyncConfig %s: the link loop failed", name)
+        """Run the link loop of ``name`` until ``stop``; restart it, with backoff, if it dies.
+
+        The loop handles every failure a peer, a SyncConfig or the store can cause; an exception
+        that still reaches here is a bug. It is logged with its traceback and the loop starts
+        again rather than staying dead until the SyncConfig next changes.
+        """
+        waits = backoff.Backoff(self.ws.settings.backoff_initial, self.ws.settings.backoff_max)
+        while not stop.is_set():
+            try:
+                await self._link_loop(name, stop)
+                return
+            except Exception:
+                delay = waits.failed()
+                logger.exception("SyncConfig %s: the link loop failed; restarting it in %.1f s", name, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+
+    async def _link_loop(self, name: str, stop: asyncio.Event) -> None:
+        await link.run(
+            self.ws,
+            name,
+            stopped=stop,
+            client_factory=peer_client.factory(self.ws.settings),
+            observer=self._observe_exchange,
+            sleep=self.link_sleep or asyncio.sleep,
+        )
 
     # == end of the link block ================================================================
 
@@ -212,23 +234,29 @@ class EmbeddedWorkspace:
             self.ws.changes.notify()
 
     async def _handle(self, event: store.WatchEvent, *, attempt: int) -> None:
+        # One broken execution must not stop the others; like kopf, retry it with backoff
+        # (reconcile is idempotent and re-reads, so a late retry is harmless).
+        name = resources.name(event.body)
         try:
             if event.type == "DELETED":
                 await executions.cleanup(self.ws, event.body)
             else:
                 await executions.reconcile(self.ws, event.body)
+            return
+        except errors.WorkspaceLinkError as exc:
+            logger.warning("Execution %s: reconcile failed (attempt %d): %s", name, attempt + 1, exc)
         except Exception:
-            # One broken execution must not stop the others; like kopf, retry it with backoff
-            # (reconcile is idempotent and re-reads, so a late retry is harmless).
-            name = resources.name(event.body)
+            # A bug: kopf would log it with its traceback and retry; so does this.
             logger.exception("Execution %s: reconcile failed (attempt %d)", name, attempt + 1)
-            if attempt + 1 < RETRIES:
-                task = asyncio.get_running_loop().create_task(self._retry(event, attempt=attempt + 1))
-                self._retries.add(task)
-                task.add_done_callback(self._retries.discard)
+        if attempt + 1 >= RETRIES:
+            logger.error("Execution %s: gave up after %d attempts; its next change retries", name, RETRIES)
+            return
+        task = asyncio.get_running_loop().create_task(self._retry(event, attempt=attempt + 1))
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
 
     async def _retry(self, event: store.WatchEvent, *, attempt: int) -> None:
-        await asyncio.sleep(RETRY_DELAY * 2 ** (attempt - 1))
+        await asyncio.sleep(backoff.delay(attempt, initial=RETRY_DELAY, maximum=RETRY_MAX, rng=self._rng))
         await self._handle(event, attempt=attempt)
 
     # -- helpers ----------------------------------------------------------------------------

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
-from workspace_link.core import errors, execution_state, naming, resources
-from workspace_link.engine import runner_secret, store
+from workspace_link.core import errors, execution_state, naming, resources, runner_credentials
+from workspace_link.engine import executions, store
 
 logger = logging.getLogger(__name__)
 
@@ -86,17 +86,17 @@ class ProcessExecutor:
             if name in self._runs:
                 return job
             secret = await self._store.get(resources.SECRET, secret_name)
-            token = runner_secret.secret_value(secret, "token")
-            url = runner_secret.secret_value(secret, "url")
+            token = executions.secret_value(secret, runner_credentials.TOKEN)
+            url = executions.secret_value(secret, runner_credentials.URL)
             credentials = Path(tempfile.mkdtemp(prefix="wl-cred-"))  # mkdtemp makes it 0700
-            for key, value in (("token", token), ("url", url)):
+            for key, value in ((runner_credentials.TOKEN, token), (runner_credentials.URL, url)):
                 fd = os.open(credentials / key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 with os.fdopen(fd, "w") as handle:
                     handle.write(value)
             log_path = self.log_dir / f"{job}.log"
             log_file = None if self._passthrough else log_path.open("ab")
             env = dict(os.environ)
-            env["WL_RUNNER_CREDENTIALS"] = str(credentials)
+            env[runner_credentials.DIR_ENV] = str(credentials)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
             env["PYTHONUNBUFFERED"] = "1"
             try:
