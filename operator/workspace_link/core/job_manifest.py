@@ -82,21 +82,6 @@ def job_labels(execution_body: resources.Body) -> dict[str, str]:
     return labels.managed(**extra)
 
 
-def owner_reference(execution_body: resources.Body) -> dict[str, Any]:
-    """The Execution owns its Job: deleting it deletes the Job (the API server's GC)."""
-    uid = resources.uid(execution_body)
-    if not uid:
-        raise ValueError("an Execution without metadata.uid cannot own a Job")
-    return {
-        "apiVersion": labels.API_VERSION,
-        "kind": resources.EXECUTION,
-        "name": resources.name(execution_body),
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
-
-
 def build_job(
     execution_body: resources.Body, *, settings: settings.Settings, secret_name: str
 ) -> resources.Body:
@@ -179,7 +164,11 @@ def build_job(
     metadata: dict[str, Any] = {
         "name": naming.job_name(name),
         "labels": job_labels_,
-        "ownerReferences": [owner_reference(execution_body)],
+        # Blocking: a foreground deletion of the Execution waits until its Job (and its pods)
+        # is gone.
+        "ownerReferences": [
+            resources.owner_reference(execution_body, controller=True, block_owner_deletion=True)
+        ],
     }
     namespace = (execution_body.get("metadata") or {}).get("namespace")
     if namespace:

@@ -28,7 +28,7 @@ from aiohttp import web
 from workspace_link.adapters.http import serving
 from workspace_link.adapters.http.refusal import HttpRefusal
 from workspace_link.core import bounds, errors, naming, resources, runner_credentials
-from workspace_link.engine import executions, workspace
+from workspace_link.engine import executions, runner_calls, runner_secret, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ async def _authenticate(request: web.Request) -> resources.Body:
     ws = request.app[_WS_KEY]
     try:
         secret = await ws.store.get(resources.SECRET, naming.runner_secret_name(name))
-        expected = executions.secret_value(secret, runner_credentials.TOKEN)
+        expected = runner_secret.secret_value(secret, runner_credentials.TOKEN)
         body = await ws.store.get(resources.EXECUTION, name)
     except (errors.NotFound, errors.KeyLoadError):
         # Same answer as a wrong token: a caller learns nothing about which executions exist.
@@ -156,7 +156,7 @@ async def _post_log(request: web.Request) -> web.Response:
     lines = data.get("lines")
     if not isinstance(lines, list) or not all(isinstance(line, str) for line in lines):
         raise HttpRefusal(400, "lines: must be a list of strings")
-    await executions.log(ws, resources.name(me), lines)
+    await runner_calls.log(ws, resources.name(me), lines)
     return web.json_response({})
 
 
@@ -167,7 +167,7 @@ async def _post_outputs(request: web.Request) -> web.Response:
     outputs = data.get("outputs")
     if not isinstance(outputs, dict):
         raise HttpRefusal(400, "outputs: must be an object")
-    merged = await executions.save(ws, resources.name(me), outputs)
+    merged = await runner_calls.save(ws, resources.name(me), outputs)
     return web.json_response({"outputs": merged})
 
 
@@ -180,7 +180,7 @@ async def _post_children(request: web.Request) -> web.Response:
         call_id = str(call_id)
     if not isinstance(call_id, str) or not call_id:
         raise HttpRefusal(400, "callId: must be a non-empty string")
-    name = await executions.start_child(
+    name = await runner_calls.start_child(
         ws,
         me,
         call_id=call_id,  # type checked by the engine, which names the field
@@ -239,7 +239,7 @@ async def _post_end(request: web.Request) -> web.Response:
         raise HttpRefusal(
             400, f"reason: must be a CamelCase word of at most {bounds.MAX_REASON_CHARS} characters"
         )
-    await executions.end(ws, resources.name(me), phase, message, reason)
+    await runner_calls.end(ws, resources.name(me), phase, message, reason)
     return web.json_response({})
 
 

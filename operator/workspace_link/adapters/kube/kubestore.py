@@ -67,8 +67,8 @@ LIST_PAGE: Final = 500
 #: - flows: read by the core (get, list), watched for nothing but cheap to allow (watch).
 #: - executions: the core creates children and received executions, patches spec.cancel and
 #:   metadata, deletes mirrors; kopf watches, patches annotations and its finalizer.
-#: - executions/finalizers (update): a Job's and a runner Secret's ownerReference sets
-#:   ``blockOwnerDeletion``, which the OwnerReferencesPermissionEnforcement admission plugin
+#: - executions/finalizers (update): a Job's ownerReference sets ``blockOwnerDeletion`` (a
+#:   runner Secret's and a child's do not), which the OwnerReferencesPermissionEnforcement admission plugin
 #:   allows only to who may update the owner's finalizers.
 #: - jobs: the Job executor creates, reads (ownership check on AlreadyExists) and deletes; kopf
 #:   lists and watches them for outcomes.

@@ -33,7 +33,7 @@ from workspace_link.adapters import metrics
 from workspace_link.adapters.http import listener, peer_client, runner_api, serving
 from workspace_link.adapters.local import memstore, process_executor
 from workspace_link.core import backoff, errors, protocol, resources, settings
-from workspace_link.engine import exchange, executions, link, store, workspace
+from workspace_link.engine import dialer, exchange, executions, link_status, store, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ class EmbeddedWorkspace:
     # Set these before ``start()``. The sync listener serves every listening SyncConfig of this
     # workspace on 127.0.0.1 over TLS (the link speaks HTTPS only); without a TLS context (here
     # or from settings.tls_cert_file/tls_key_file) no listener is started. Every SyncConfig gets
-    # ``link.reconcile_config`` when its spec changes and one ``link.run`` task while it exists.
+    # ``link_status.reconcile_config`` when its spec changes and one ``dialer.run`` task while it exists.
     #: TLS for the sync listener (a server context, e.g. from trustme).
     sync_ssl_context: ssl.SSLContext | None = None
     #: Port of the sync listener (0 = ephemeral). A "restarted" workspace reuses its old port
@@ -117,10 +117,10 @@ class EmbeddedWorkspace:
     #: ``https://127.0.0.1:<port>`` once started (empty without a listener).
     sync_url: str = ""
     #: Told about every successful dialer exchange (tests count exchanges with it).
-    link_observer: link.Observer | None = None
+    link_observer: dialer.Observer | None = None
     #: How the link loops wait out intervals, backoff and lost-peer checks (tests pass a clock
     #: they control); None = asyncio.sleep.
-    link_sleep: link.Sleep | None = None
+    link_sleep: dialer.Sleep | None = None
 
     def sync_url_for(self, config_name: str) -> str:
         """The remoteUrl a peer uses to reach SyncConfig ``config_name`` here."""
@@ -174,7 +174,7 @@ class EmbeddedWorkspace:
             observed = resources.status(event.body).get("observedGeneration")
             if event.type == "ADDED" or observed != event.body["metadata"].get("generation"):
                 try:
-                    await link.reconcile_config(self.ws, event.body)
+                    await link_status.reconcile_config(self.ws, event.body)
                 except errors.WorkspaceLinkError as exc:
                     logger.warning("SyncConfig %s: %s", name, exc)
                 except Exception:
@@ -210,7 +210,7 @@ class EmbeddedWorkspace:
                 await asyncio.wait_for(stop.wait(), delay)
 
     async def _link_loop(self, name: str, stop: asyncio.Event) -> None:
-        await link.run(
+        await dialer.run(
             self.ws,
             name,
             stopped=stop,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from workspace_link.core import errors, execution_state, naming, resources, runner_credentials
-from workspace_link.engine import executions, store
+from workspace_link.engine import runner_secret, store
 
 logger = logging.getLogger(__name__)
 
@@ -86,8 +86,8 @@ class ProcessExecutor:
             if name in self._runs:
                 return job
             secret = await self._store.get(resources.SECRET, secret_name)
-            token = executions.secret_value(secret, runner_credentials.TOKEN)
-            url = executions.secret_value(secret, runner_credentials.URL)
+            token = runner_secret.secret_value(secret, runner_credentials.TOKEN)
+            url = runner_secret.secret_value(secret, runner_credentials.URL)
             credentials = Path(tempfile.mkdtemp(prefix="wl-cred-"))  # mkdtemp makes it 0700
             for key, value in ((runner_credentials.TOKEN, token), (runner_credentials.URL, url)):
                 fd = os.open(credentials / key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
