@@ -12,7 +12,7 @@ import base64
 import secrets
 from typing import Final
 
-from workspace_link.core import errors, labels, naming, resources
+from workspace_link.core import errors, labels, naming, resources, runner_credentials
 from workspace_link.engine import workspace
 
 #: The component label of the per-execution runner Secret.
@@ -40,8 +40,8 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
         "type": "Opaque",
         # ``data`` (base64), as the API server returns it, so both stores read the same shape.
         "data": {
-            "token": base64.b64encode(token.encode()).decode(),
-            "url": url,
+            runner_credentials.TOKEN: base64.b64encode(token.encode()).decode(),
+            runner_credentials.URL: url,
         },
     }
     try:
@@ -51,8 +51,8 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
         # A retried reconcile: the token handed out before stays valid. The runner API's
         # address may have moved (a changed setting; an embedded restart's new port).
         existing = await ws.store.get(resources.SECRET, secret_name)
-        if secret_value(existing, "url") != ws.settings.runner_api_url:
-            await ws.store.patch(resources.SECRET, secret_name, {"data": {"url": url}})
+        if secret_value(existing, runner_credentials.URL) != ws.settings.runner_api_url:
+            await ws.store.patch(resources.SECRET, secret_name, {"data": {runner_credentials.URL: url}})
     return secret_name
 
 

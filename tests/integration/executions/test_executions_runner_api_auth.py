@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from workspace_link.adapters.local import embedded
-from workspace_link.core import bounds, naming, resources
+from workspace_link.core import bounds, errors, naming, resources
 
 
 async def token_of(local: embedded.EmbeddedWorkspace, name: str) -> str:
@@ -99,3 +99,36 @@ async def test_bad_bodies_are_refused_naming_the_field(
     assert huge.status_code == 413 and huge.json()["error"].startswith("body:")
     status = resources.status(await local.store.get(resources.EXECUTION, "exec-a"))
     assert status["phase"] == "Running" and not status.get("outputs")
+
+
+@pytest.mark.parametrize(
+    ("failure", "status", "said"),
+    [
+        (errors.StoreUnavailable("the API server failed to get Execution 'exec-a' (HTTP 503)"), 503, "retry"),
+        (errors.StoreRefused('User "system:serviceaccount:ns:op" cannot get it'), 500, "operator's log"),
+    ],
+)
+async def test_a_store_failure_is_a_json_answer_the_runner_can_act_on(
+    local: embedded.EmbeddedWorkspace,
+    http: httpx.AsyncClient,
+    two_running,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: errors.StoreError,
+    status: int,
+    said: str,
+) -> None:
+    """Unavailable: 503, which the runner's client retries. Refused: 500, without the cluster's details."""
+    token_a, _ = two_running
+    real_get = local.store.get
+
+    async def failing_get(kind: str, name: str) -> resources.Body:
+        if kind == resources.EXECUTION and name == "exec-a":
+            raise failure
+        return await real_get(kind, name)
+
+    monkeypatch.setattr(local.store, "get", failing_get)
+    answer = await http.get("/v1/execution", headers=bearer(token_a))
+
+    assert answer.status_code == status
+    assert said in answer.json()["error"]
+    assert "serviceaccount" not in answer.text

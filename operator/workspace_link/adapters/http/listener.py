@@ -170,7 +170,9 @@ async def _sync(request: web.Request) -> web.StreamResponse:
     except errors.MessageError as exc:
         return _refuse(HttpRefusal(400, str(exc), reason="malformed"))
     except errors.StoreError as exc:
-        logger.warning("sync %s: store unavailable: %s", name, exc)
+        # StoreRefused (RBAC, a missing CRD) needs an admin; anything else passes.
+        log = logger.error if isinstance(exc, errors.StoreRefused) else logger.warning
+        log("sync %s: store unavailable: %s", name, exc)
         return _refuse(
             HttpRefusal(503, "the listener cannot reach its store; retry later", reason="unavailable")
         )
@@ -188,7 +190,8 @@ async def _sync(request: web.Request) -> web.StreamResponse:
     try:
         answer = await exchange.handle(ws, config=config, keys=keys, envelope=envelope)
     except errors.StoreError as exc:
-        logger.warning("sync %s: store unavailable while applying: %s", name, exc)
+        log = logger.error if isinstance(exc, errors.StoreRefused) else logger.warning
+        log("sync %s: store unavailable while applying: %s", name, exc)
         return _refuse(
             HttpRefusal(503, "the listener cannot reach its store; retry later", reason="unavailable")
         )

@@ -63,6 +63,15 @@ async def _errors(request: web.Request, handler: _Handler) -> web.StreamResponse
         return _json_error(404, str(exc))
     except errors.Conflict as exc:
         return _json_error(503, f"{exc}; retry")
+    except errors.StoreUnavailable as exc:
+        # The runner's client retries a 503 for a while: the API server may be back by then.
+        logger.warning("runner API %s %s: %s", request.method, request.path, exc)
+        return _json_error(503, "the workspace's store is unavailable; retry")
+    except errors.StoreRefused as exc:
+        # RBAC, quota, a missing CRD: the operator's log says which; the runner (code that may
+        # come from the peer) is not told the cluster's details.
+        logger.error("runner API %s %s: %s", request.method, request.path, exc)
+        return _json_error(500, "the workspace's store refused the operation; see the operator's log")
     except web.HTTPRequestEntityTooLarge:
         return _json_error(413, f"body: larger than {MAX_REQUEST_BYTES} bytes")
     except web.HTTPException as exc:

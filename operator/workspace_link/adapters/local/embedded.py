@@ -10,8 +10,8 @@ A "restart" is a new ``EmbeddedWorkspace`` given the old store (as etcd would su
 operator restart): everything held in memory — processes, the registry, the runner API — is
 gone, and reconcile picks up from what the store says.
 
-The link (SyncConfig supervision, the sync listener) plugs in at ``_start_links`` /
-``_stop_links``.
+The link side (``_start_links`` / ``_stop_links``): the sync listener, and a supervisor that
+runs one link loop per SyncConfig and restarts a loop that died of a bug.
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class EmbeddedWorkspace:
         await self.executor.close()
         await self._runner_api.stop()
 
-    # == Link: SyncConfig supervision and the sync listener (owned by the link engineer) ======
+    # == Link: SyncConfig supervision and the sync listener ==================================
     # Set these before ``start()``. The sync listener serves every listening SyncConfig of this
     # workspace on 127.0.0.1 over TLS (the link speaks HTTPS only); without a TLS context (here
     # or from settings.tls_cert_file/tls_key_file) no listener is started. Every SyncConfig gets
@@ -219,7 +219,7 @@ class EmbeddedWorkspace:
             sleep=self.link_sleep or asyncio.sleep,
         )
 
-    # == end of the link block ================================================================
+    # == end of the link side =================================================================
 
     # -- events -----------------------------------------------------------------------------
     async def _run_ended(self, name: str, *, phase: str, reason: str, message: str) -> None:
@@ -283,7 +283,7 @@ class EmbeddedWorkspace:
 
 
 def _listener_tls(wl_settings: settings.Settings) -> ssl.SSLContext | None:
-    """The sync listener's TLS from settings (PEM files), if configured. (Link block.)"""
+    """The sync listener's TLS from settings (PEM files), if configured."""
     if not wl_settings.tls_cert_file or not wl_settings.tls_key_file:
         return None
     return serving.server_tls_context(wl_settings.tls_cert_file, wl_settings.tls_key_file)
