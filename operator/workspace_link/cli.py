@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import os
 import pathlib
@@ -32,7 +33,16 @@ import workspace_link
 from workspace_link import certs, errors, keys, manifests, resources
 
 PROG = "workspace-link"
+DISTRIBUTION = "workspace-link"
 USAGE_ERROR = 2
+
+
+def installed_version() -> str:
+    """The installed distribution's version; the package's own when it runs uninstalled."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return workspace_link.__version__
 
 
 class _UsageError(Exception):
@@ -305,7 +315,7 @@ def _cmd_operator(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_version(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
-    out.write(f"{PROG} {workspace_link.__version__}\n")
+    out.write(f"{PROG} {installed_version()}\n")
     return 0
 
 
@@ -317,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Link two workspaces so a flow in one runs executions in the other.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
