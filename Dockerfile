@@ -36,10 +36,16 @@ RUN groupadd --gid 10001 workspace-link \
       --shell /usr/sbin/nologin workspace-link \
  && python -m pip uninstall -y pip setuptools wheel
 COPY --from=builder /opt/venv /opt/venv
+# The root filesystem is read-only and /tmp (an emptyDir in the pod) is the only writable
+# path: HOME points there, bytecode is compiled already. The image also runs under an
+# arbitrary UID with no passwd entry (OpenShift's restricted SCC): USER answers
+# getpass.getuser(), which otherwise looks the UID up in /etc/passwd and fails (kopf calls it
+# for its identity when POD_ID is not set).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    HOME=/tmp
+    HOME=/tmp \
+    USER=workspace-link
 USER 10001:10001
 WORKDIR /tmp
 EXPOSE 8443 8081 8080

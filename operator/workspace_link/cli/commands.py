@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import dataclasses
 import importlib
+import importlib.metadata
 import json
 import os
 import pathlib
@@ -33,7 +34,16 @@ from workspace_link.cli import manifests
 from workspace_link.core import certs, errors, keys, resources
 
 PROG = "workspace-link"
+DISTRIBUTION = "workspace-link"
 USAGE_ERROR = 2
+
+
+def installed_version() -> str:
+    """The installed distribution's version; the package's own when it runs uninstalled."""
+    try:
+        return importlib.metadata.version(DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        return workspace_link.__version__
 
 
 class _UsageError(Exception):
@@ -306,7 +316,7 @@ def _cmd_operator(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
 
 
 def _cmd_version(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
-    out.write(f"{PROG} {workspace_link.__version__}\n")
+    out.write(f"{PROG} {installed_version()}\n")
     return 0
 
 
@@ -318,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Link two workspaces so a flow in one runs executions in the other.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {installed_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

@@ -64,6 +64,15 @@ class LinkConfig:
         return "Dialer" if self.dialer else "Listener"
 
     @property
+    def secret_names(self) -> frozenset[str]:
+        """The Secrets this side reads (keys, and the CA when it is a Secret): a change to one
+        of them may be a rotation."""
+        names = {self.own_private_key.secret_name, self.remote_public_key.secret_name}
+        if self.ca is not None and self.ca.kind == resources.SECRET:
+            names.add(self.ca.name)
+        return frozenset(names)
+
+    @property
     def peer_role(self) -> str:
         return (
             resources.ROLE_CONTROLLED

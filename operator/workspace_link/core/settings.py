@@ -68,6 +68,11 @@ class Settings:
     keys_namespace: str | None = None
     #: Bytes of a request/response body accepted on the sync endpoint.
     max_body_bytes: int = 8 * 1024 * 1024
+    #: DEBUG, INFO, WARNING or ERROR. INFO says what changed and what failed, never that an
+    #: event was handled or a request sent (that is DEBUG; see ``logs``).
+    log_level: str = "INFO"
+    #: ``text`` (one line per record) or ``json`` (one object per line, for log collectors).
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

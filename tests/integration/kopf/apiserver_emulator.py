@@ -14,7 +14,8 @@ behaviour — and nothing more:
   but keeps its status, as for a CRD with a status subresource.
 
 Still missing, as in kmock: label selectors (the client filters again), garbage collection
-by ownerReferences, admission and schema validation.
+by ownerReferences, admission and schema validation. What a list or watch asked for is kept in
+``selectors`` instead, so a test can check what the API server would have been sent.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
     #: (apiGroup, resource[/subresource], verb) of every namespaced resource request, in order:
     #: what the operator's Role must grant.
     seen: list[tuple[str, str, str]]
+    #: (apiGroup, resource, verb, labelSelector or None) of every list and watch, in order.
+    selectors: list[tuple[str, str, str, str | None]]
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.resource is not None and request.resource.plural and request.headers.get("Authorization"):
@@ -74,6 +77,11 @@ class ApiServerEmulator(kmock.KubernetesEmulator):
                 plural = f"{plural}/{request.subresource}"
             verb = rbac_verb(str(request.method.value).upper(), name=request.name, params=request.params)
             self.seen.append((str(request.resource.group or ""), plural, verb))
+            if verb in ("list", "watch"):
+                if not hasattr(self, "selectors"):
+                    self.selectors = []
+                selector = request.params.get("labelSelector")
+                self.selectors.append((str(request.resource.group or ""), plural, verb, selector))
         if request.resource is not None:
             if request.method == enums.method.PUT and request.name is not None:
                 return await self._put(request)

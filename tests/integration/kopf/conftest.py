@@ -3,13 +3,15 @@
 ``api_server`` is kmock's emulator (plus ``apiserver_emulator``'s uids, resourceVersions and
 PUT); ``operator`` runs kopf on ``handlers.registry`` exactly as ``run_operator`` does, logged in
 through a kubeconfig that points at the emulator; ``kube`` is a ``KubeStore`` the test uses as
-``kubectl`` (and as the Job controller, setting Job status).
+``kubectl`` (and as the Job controller, setting Job status). ``start_operator`` runs
+``workspace-link operator`` itself in a process of its own (``operator_process``).
 """
 
 from __future__ import annotations
 
 import pathlib
-from collections.abc import AsyncIterator, Iterator
+import shutil
+from collections.abc import AsyncIterator, Iterator, Mapping
 
 import kmock
 import kopf
@@ -17,6 +19,7 @@ import pytest
 from apiserver_emulator import ApiServerEmulator
 from kopf_helpers import NAMESPACE, OperatorThread
 from kubernetes import client as k8s_client
+from operator_process import OperatorProcess, StartOperator, shared_dir
 
 from workspace_link.adapters.kube import kubestore
 
@@ -90,6 +93,29 @@ async def operator(kubeconfig: str) -> AsyncIterator[kopf.Memo]:
     yield running.memo
     await running.stop()
     running.raise_failure()
+
+
+@pytest.fixture
+async def start_operator(api_server: ApiServerEmulator) -> AsyncIterator[StartOperator]:
+    """``await start_operator(namespace, env={...}, uid=...)``: a started operator process;
+    every one is stopped after the test."""
+    directory = shared_dir()
+    started: list[OperatorProcess] = []
+
+    async def start(
+        namespace: str = NAMESPACE, *, env: Mapping[str, str | None] | None = None, uid: int | None = None
+    ) -> OperatorProcess:
+        process = OperatorProcess(
+            server=str(api_server.url).rstrip("/"), namespace=namespace, directory=directory, env=env, uid=uid
+        )
+        started.append(process)
+        await process.start()
+        return process
+
+    yield start
+    for process in started:
+        await process.stop()
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 #: Every (apiGroup, resource, verb) the operator used across this folder's tests.

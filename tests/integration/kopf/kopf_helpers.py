@@ -11,6 +11,7 @@ from typing import Any
 import kopf
 
 from workspace_link.adapters.kube import handlers
+from workspace_link.core import errors
 
 NAMESPACE = "ws-a"
 
@@ -70,6 +71,7 @@ class OperatorThread:
                 settings=handlers.operator_settings(),
                 namespaces=[NAMESPACE],
                 standalone=True,
+                identity=handlers.operator_identity(),
                 stop_flag=self._stop,
                 ready_flag=ready,
                 memo=self.memo,
@@ -93,3 +95,29 @@ class OperatorThread:
     def raise_failure(self) -> None:
         if self.failure is not None:
             raise self.failure
+
+
+HELLO_FLOW = {
+    "apiVersion": "workspacelink.io/v1alpha1",
+    "kind": "Flow",
+    "metadata": {"name": "hello"},
+    "spec": {"script": "def handler(system, this):\n    return this.success('hi')\n"},
+}
+
+
+def execution_body(name: str, **spec: Any) -> dict[str, Any]:
+    """An Execution of the Flow ``hello`` (``spec`` adds to or overrides its spec)."""
+    return {
+        "apiVersion": "workspacelink.io/v1alpha1",
+        "kind": "Execution",
+        "metadata": {"name": name},
+        "spec": {"flow": "hello", "inputs": {"name": "x"}, **spec},
+    }
+
+
+async def get_or_none(kube: Any, kind: str, name: str) -> dict[str, Any] | None:
+    try:
+        found: dict[str, Any] = await kube.get(kind, name)
+    except errors.NotFound:
+        return None
+    return found

@@ -7,12 +7,18 @@ on a default (a runner image or API URL that does not exist); this catches it at
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+
+from workspace_link.adapters import logs
+from workspace_link.adapters.kube import handlers
 from workspace_link.core import settings
 
-#: Variables read outside Settings: the watched namespace goes to kopf's --namespace.
-NOT_SETTINGS = {"WL_NAMESPACE"}
+#: Variables read outside Settings: the watched namespace goes to kopf's --namespace, the pod's
+#: name is kopf's identity of the operator.
+NOT_SETTINGS = {"WL_NAMESPACE", "POD_NAME"}
 
 
 def operator_env(objs: Any) -> list[dict[str, Any]]:
@@ -41,7 +47,14 @@ def test_defaults_point_runners_at_this_release(default_objects: Any) -> None:
     assert parsed.runner_service_account == "workspace-link-runner"
     assert parsed.tls_cert_file == "/etc/workspace-link/tls/tls.crt"
     assert parsed.keys_namespace is None
+    assert (parsed.log_level, parsed.log_format) == ("INFO", "text")
     assert env["WL_NAMESPACE"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+
+
+def test_the_operator_knows_its_pod_name_without_a_passwd_entry(any_objects: Any) -> None:
+    env = {e["name"]: e for e in operator_env(any_objects)}
+    assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+    assert handlers.POD_NAME_ENV == "POD_NAME"
 
 
 def test_all_on_values_reach_the_operator(all_on_objects: Any) -> None:
@@ -55,3 +68,15 @@ def test_all_on_values_reach_the_operator(all_on_objects: Any) -> None:
     assert parsed.runner_node_selector == '{"pool":"flows"}'
     assert parsed.runner_tolerations == '[{"effect":"NoSchedule","key":"flows","operator":"Exists"}]'
     assert (parsed.runner_cpu_limit, parsed.runner_memory_limit) == ("2", "1Gi")
+    assert (parsed.log_level, parsed.log_format) == ("DEBUG", "json")
+
+
+@pytest.mark.parametrize(
+    ("value", "accepted"), [("logLevel=info", logs.LEVELS), ("logFormat=yaml", logs.FORMATS)]
+)
+def test_helm_accepts_exactly_the_log_settings_the_operator_accepts(
+    refusal: Callable[..., str], value: str, accepted: tuple[str, ...]
+) -> None:
+    message = refusal(set_values=[f"operator.{value}"])
+    assert f"/operator/{value.split('=')[0]}" in message
+    assert ", ".join(f"'{a}'" for a in accepted) in message

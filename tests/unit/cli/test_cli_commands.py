@@ -3,6 +3,7 @@ real process (the console script's code path, not just `main()`)."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import pathlib
 import subprocess
@@ -27,6 +28,38 @@ def test_help_lists_every_subcommand() -> None:
 def test_version() -> None:
     run = h.run_cli("version")
     assert (run.code, run.out) == (0, f"workspace-link {workspace_link.__version__}\n")
+
+
+def test_version_option_prints_the_installed_distributions_version() -> None:
+    run = h.run_cli("--version")
+    assert (run.code, run.out, run.err) == (
+        0,
+        f"workspace-link {importlib.metadata.version('workspace-link')}\n",
+        "",
+    )
+
+
+def test_version_option_without_an_installed_distribution_is_the_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)
+    monkeypatch.setattr(workspace_link, "__version__", "9.9.9+source")
+    assert h.run_cli("--version").out == "workspace-link 9.9.9+source\n"
+    assert h.run_cli("version").out == "workspace-link 9.9.9+source\n"
+
+
+def test_version_option_as_a_real_process() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "workspace_link.cli", "--version"], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        0,
+        f"workspace-link {importlib.metadata.version('workspace-link')}\n",
+        "",
+    )
 
 
 def test_no_subcommand_is_a_usage_error() -> None:

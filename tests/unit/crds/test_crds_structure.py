@@ -18,6 +18,9 @@ import wl_crd_schema
 KINDS = ("SyncConfig", "Flow", "Execution")
 # Logic junctors in a structural schema may only constrain: these keys are refused inside them.
 FORBIDDEN_IN_JUNCTORS = {"type", "description", "default", "additionalProperties", "nullable"}
+# The root metadata is the API server's own: it refuses a CRD constraining more than name and
+# generateName there, a description included.
+ROOT_METADATA = ".metadata"
 # Short names and resource names of built-in kinds (kubectl api-resources) and of widely
 # installed CRDs (Kueue's `wl` for workloads): a short name of ours must not shadow any.
 TAKEN_SHORT_NAMES = {
@@ -74,7 +77,7 @@ def test_every_field_is_described_typed_and_bounded(crds: dict[str, dict[str, An
     problems = []
     for path, node in walk(wl_crd_schema.served_schema(crds[kind])):
         where = path or "<root>"
-        if not node.get("description"):
+        if not node.get("description") and path != ROOT_METADATA:
             problems.append(f"{where}: no description")
         if "type" not in node:
             problems.append(f"{where}: no type (structural schemas need one)")
@@ -89,6 +92,18 @@ def test_every_field_is_described_typed_and_bounded(crds: dict[str, dict[str, An
         if kind_ == "object" and open_map and "maxProperties" not in node:
             problems.append(f"{where}: open object without maxProperties")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_root_metadata_constrains_nothing_but_name_and_generate_name(
+    crds: dict[str, dict[str, Any]], kind: str
+) -> None:
+    """At the root, metadata may be type: object with properties naming only name/generateName."""
+    metadata = wl_crd_schema.served_schema(crds[kind])["properties"]["metadata"]
+    assert metadata["type"] == "object"
+    assert set(metadata) <= {"type", "properties"}, sorted(metadata)
+    assert set(metadata.get("properties", {})) <= {"name", "generateName"}
+    assert metadata == {"type": "object"}  # ours constrains neither
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -16,9 +16,11 @@ What kopf is asked to do, and why:
   ownerReferences to the Execution).
 - Jobs and runner pods (label-filtered): their changes become ``executions.run_ended`` through
   ``job_executor`` (deadline, OOM, exit code, image pull, unschedulable).
-- SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link.reconcile_config``; a
-  ``daemon`` per *enabled* SyncConfig runs ``link.run`` (kopf stops it when the object is
-  deleted, disabled, or the operator exits, and starts it again when re-enabled).
+- SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link_status.reconcile_config``; a
+  ``daemon`` per *enabled* SyncConfig runs ``dialer.run`` (kopf stops it when the object is
+  deleted, disabled, or the operator exits, and starts it again when re-enabled). An index
+  maps every Secret a SyncConfig reads to it, so only those Secrets' events wake the links
+  (``secret_event`` says how the Secret watch is narrowed).
 - Startup builds the workspace and serves the sync listener (TLS from
   ``settings.tls_cert_file``), the runner API and ``health`` on their own ports; cleanup
   stops them.
@@ -30,7 +32,11 @@ is retried slowly rather than given up: the Secret may be created after the Sync
 no SyncConfig change would announce it.
 
 kopf runs namespaced (``WL_NAMESPACE``), standalone (one replica, no peering objects), with
-scanning disabled: the operator's Role is namespaced and may not list CRDs or namespaces.
+scanning disabled: the operator's Role is namespaced and may not list CRDs or namespaces. Its
+identity is given, never guessed: kopf's guess asks the passwd database for the user name,
+which has no entry for an arbitrary UID (OpenShift, a ``runAsUser`` of the admin's choosing)
+and the operator would die at start-up. Every handler runs inside ``logs.concerning`` its
+object, so whatever the core logs meanwhile names that object.
 """
 
 from __future__ import annotations
@@ -38,24 +44,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import functools
 import logging
 import os
 import pathlib
+import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 import kopf
 from aiohttp import web
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
 
-from workspace_link.adapters import metrics
+import workspace_link
+from workspace_link.adapters import logs, metrics
 from workspace_link.adapters.http import health, listener, peer_client, runner_api, serving, servingcert
 from workspace_link.adapters.kube import job_executor, kubestore
-from workspace_link.core import errors, labels, resources, settings
-from workspace_link.engine import dialer, executions, link_status, workspace
+from workspace_link.core import errors, labels, link_config, resources, settings
+from workspace_link.engine import dialer, executions, link_status, runner_secret, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +75,10 @@ _IN_CLUSTER_NAMESPACE: Final = pathlib.Path("/var/run/secrets/kubernetes.io/serv
 _MEMO_KEY: Final = "workspace_link"
 _GROUP, _VERSION = labels.GROUP, labels.VERSION
 _RUNNER_LABELS: Final = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.COMPONENT: "runner"}
+#: Sent with the Secret watch: the API server leaves out the per-execution runner Secrets.
+SECRETS_SELECTOR: Final = f"{labels.COMPONENT}!={runner_secret.RUNNER_TOKEN_COMPONENT}"
+#: The downward API's pod name (the chart sets it); kopf's identity of this operator.
+POD_NAME_ENV: Final = "POD_NAME"
 
 #: Seconds kopf waits before retrying after a transient failure (the store or a peer), after a
 #: write conflict (someone else wrote first: re-read soon), and after a key Secret problem.
@@ -92,6 +105,7 @@ def operator_settings() -> kopf.OperatorSettings:
     """kopf's settings for this operator (see the module doc for why each)."""
     config = kopf.OperatorSettings()
     config.scanning.disabled = True
+    config.watching.label_selectors["", "v1", "secrets"] = SECRETS_SELECTOR
     # Our own events say what happened; kopf's per-handler "succeeded" events would drown them.
     config.posting.level = logging.WARNING
     # A watch that the API server or a proxy silently drops must not stall the operator.
@@ -108,6 +122,12 @@ def operator_settings() -> kopf.OperatorSettings:
         ignored_fields=["spec.script", "spec.inputs"],
     )
     return config
+
+
+def operator_identity() -> str:
+    """Who this operator is to kopf: the pod's name, else the host's (a pod's hostname is its
+    name too). Never the user name: see the module doc."""
+    return os.environ.get(POD_NAME_ENV, "").strip() or socket.gethostname()
 
 
 def namespace_from_env() -> str:
@@ -160,6 +180,24 @@ def _runtime(memo: Any) -> Runtime:
 def _plain(body: Any) -> resources.Body:
     """A deep, plain-dict copy of kopf's body view: the core may keep or change it."""
     return cast(resources.Body, copy.deepcopy(dict(body)))
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
+
+
+def _logged(handler: _Handler) -> _Handler:
+    """Run a kopf handler inside ``logs.concerning`` its object. kopf identifies a wrapped
+    handler by the wrapped function, so progress annotations written before stay valid."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        body = kwargs.get("body") or {}
+        with logs.concerning(
+            namespace=kwargs.get("namespace"), kind=body.get("kind"), name=kwargs.get("name")
+        ):
+            return await handler(*args, **kwargs)
+
+    return cast(_Handler, wrapper)
 
 
 @contextlib.contextmanager
@@ -280,12 +318,14 @@ def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 @kopf.on.resume(_GROUP, _VERSION, "executions", when=_live, registry=registry)
 @kopf.on.create(_GROUP, _VERSION, "executions", when=_live, registry=registry)
 @kopf.on.update(_GROUP, _VERSION, "executions", field="spec", when=_live, registry=registry)
+@_logged
 async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     with at_the_edge():
         await executions.reconcile(_runtime(memo).ws, _plain(body))
 
 
 @kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
+@_logged
 async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     # Any change to any execution may be something a dialer must send or a waiter must see.
@@ -302,6 +342,7 @@ async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
 
 # -- runner Jobs and pods -----------------------------------------------------------------------
 @kopf.on.event("batch", "v1", "jobs", labels=_RUNNER_LABELS, registry=registry)
+@_logged
 async def job_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     # kopf never retries an event handler: the executor retries a failed report itself.
@@ -309,6 +350,7 @@ async def job_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
 
 
 @kopf.on.event("", "v1", "pods", labels=_RUNNER_LABELS, registry=registry)
+@_logged
 async def pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
     if type == "DELETED":
@@ -318,10 +360,47 @@ async def pod_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any
 
 
 # -- links ----------------------------------------------------------------------------------------
-@kopf.on.event("", "v1", "secrets", registry=registry)
-async def secret_event(memo: kopf.Memo, **_: Any) -> None:
-    # A key Secret may have been rotated: links re-read their keys (cached by resourceVersion)
-    # and their status follows at once instead of at the next idle re-check.
+@kopf.index(_GROUP, _VERSION, "syncconfigs", registry=registry)
+async def syncconfig_secrets(body: kopf.Body, **_: Any) -> dict[str, str]:
+    """Secret name -> SyncConfig, for every Secret a SyncConfig reads (its keys, a CA Secret)."""
+    try:
+        config = link_config.parse(_plain(body))
+    except errors.SpecError:
+        # Its reconcile reports the spec; a link that cannot run has no keys to refresh.
+        return {}
+    return dict.fromkeys(config.secret_names, config.name)
+
+
+def _read_by_a_syncconfig(body: kopf.Body, **kwargs: Any) -> bool:
+    # The index comes as a keyword named after it; kopf's filter protocol cannot list it.
+    index: kopf.Index[str, str] = kwargs["syncconfig_secrets"]
+    return body.metadata.name in index
+
+
+@kopf.on.event("", "v1", "secrets", when=_read_by_a_syncconfig, registry=registry)
+@_logged
+async def secret_event(name: str, memo: kopf.Memo, **_: Any) -> None:
+    """A Secret a SyncConfig reads changed, maybe rotated: the links re-read their keys (cached
+    by resourceVersion) and their status follows at once instead of at the next idle re-check.
+
+    Which Secret events get here, and where the others are dropped (kopf's ``labels=`` and
+    ``when=`` filter in the operator, after the API server has streamed the event; only
+    ``settings.watching.label_selectors`` reaches the API server):
+
+    - the API server leaves out the runner Secrets (``SECRETS_SELECTOR``: not labelled
+      ``app.kubernetes.io/component=runner-token``), one per execution and the bulk of a busy
+      workspace's Secrets. The namespace's other Secrets are still streamed: key Secrets carry
+      no label of ours to select on (an admin makes them by hand, with cert-manager or with
+      ``workspace-link link``), and requiring one would break existing links;
+    - kopf drops, before any handler runs, every Secret that no SyncConfig names in
+      ``ownPrivateKey.secretName``, ``remotePublicKey.secretName`` or ``caCertificate`` (kind
+      Secret): the ``syncconfig_secrets`` index. A Secret that a SyncConfig starts to name later
+      needs no event here: the SyncConfig's own change re-reads its keys.
+
+    Key Secrets in a separate ``keysNamespace`` are not watched at all (the Role there grants
+    only ``get``): a rotation there is seen at the link's next idle re-check.
+    """
+    logger.debug("Secret %s changed: links re-read their keys", name)
     _runtime(memo).ws.changes.notify()
 
 
@@ -332,12 +411,14 @@ def _enabled(spec: kopf.Spec, **_: Any) -> bool:
 @kopf.on.resume(_GROUP, _VERSION, "syncconfigs", registry=registry)
 @kopf.on.create(_GROUP, _VERSION, "syncconfigs", registry=registry)
 @kopf.on.update(_GROUP, _VERSION, "syncconfigs", registry=registry)
+@_logged
 async def syncconfig_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     with at_the_edge():
         await link_status.reconcile_config(_runtime(memo).ws, _plain(body))
 
 
 @kopf.daemon(_GROUP, _VERSION, "syncconfigs", when=_enabled, cancellation_timeout=30.0, registry=registry)
+@_logged
 async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Memo, **_: Any) -> None:
     flag = asyncio.Event()
 
@@ -364,13 +445,22 @@ async def syncconfig_link(name: str, stopped: kopf.DaemonStopped, memo: kopf.Mem
 
 def run_operator() -> int:
     """``workspace-link operator``: run kopf on this module's handlers until a signal stops it."""
-    kopf.configure(verbose=os.environ.get("WL_VERBOSE", "") not in ("", "0", "false"))
+    try:
+        wl_settings = settings.Settings.from_env()
+    except ValueError as exc:
+        raise errors.SpecError(str(exc)) from None
+    logs.configure(wl_settings.log_level, wl_settings.log_format)
     namespace = namespace_from_env()
-    kopf.run(
-        registry=registry,
-        settings=operator_settings(),
-        namespaces=[namespace],
-        standalone=True,
-        clusterwide=False,
-    )
+    identity = operator_identity()
+    with logs.concerning(namespace=namespace):
+        logger.info("workspace-link %s: operator %s starting", workspace_link.__version__, identity)
+        kopf.run(
+            registry=registry,
+            settings=operator_settings(),
+            namespaces=[namespace],
+            standalone=True,
+            clusterwide=False,
+            # kopf types it as a NewType of str that it does not export.
+            identity=cast(Any, identity),
+        )
     return 0
