@@ -45,7 +45,7 @@ import bench_common  # noqa: E402
 import bench_floor  # noqa: E402
 import operator_pair as op  # noqa: E402
 
-from workspace_link.core import resources  # noqa: E402
+from workspace_link.core import keys, resources  # noqa: E402
 
 MB = 1024 * 1024
 CREATORS = 8
@@ -251,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=op.DEFAULT_LATENCY * 1000, help="per API request")
     parser.add_argument("--samples", type=int, default=FULL.samples, help="dispatch/status samples")
     parser.add_argument("--burst", type=int, default=FULL.burst, help="executions in the burst")
-    parser.add_argument("--key-bits", type=int, default=bench_common.keys.DEFAULT_BITS)
+    parser.add_argument("--key-bits", type=int, default=keys.DEFAULT_BITS)
     args = parser.parse_args(argv)
     sizes = OperatorSizes(latency=args.latency_ms / 1000, samples=args.samples, burst=args.burst)
     began = time.monotonic()
