@@ -4,6 +4,9 @@
     python bench/run.py --quick    # under about a minute (mirror of 2,000 instead of 10,000)
     python bench/run.py --smoke    # tiny sizes, seconds: only proves the benchmarks still run
 
+The embedded table comes first, then the operator path's (``bench_operator``: both operators on
+the API server emulator, ``--operator-latency-ms`` per request, 3 by default).
+
 Figures are printed, never asserted. See bench/README.md for what each one measures.
 """
 
@@ -23,6 +26,7 @@ import bench_common
 import bench_floor
 import bench_link
 import bench_memory
+import bench_operator
 
 MB = 1024 * 1024
 
@@ -56,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="smaller sizes, under about a minute")
     group.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (used by a test)")
+    parser.add_argument(
+        "--operator-latency-ms", type=float, default=None, help="per API request in the operator path (3)"
+    )
     args = parser.parse_args(argv)
     sizes = _profile(args)
     began = time.monotonic()
@@ -140,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         "client and server, share one event loop. The HARNESS executor (bench_common.HarnessExecutor)\n"
         "stands in for runner processes so that the link, not process start-up, is measured.\n"
     )
+    operator_sizes = {"smoke": bench_operator.SMOKE, "quick": bench_operator.QUICK}.get(
+        sizes.name, bench_operator.FULL
+    )
+    if args.operator_latency_ms is not None:
+        operator_sizes = dataclasses.replace(operator_sizes, latency=args.operator_latency_ms / 1000)
+    result = asyncio.run(bench_operator.measure(operator_sizes, key_bits=sizes.key_bits))
+    out.write("\n## " + bench_operator.report(result))
+
     out.write(f"\ntotal benchmark time: {time.monotonic() - began:.0f} s\n")
     return 0
 

@@ -1,6 +1,7 @@
 """The benchmarks still run: ``bench/run.py --smoke`` (tiny sizes) prints every row of its table.
 
-Figures are never asserted (DESIGN §8): only that each benchmark ran and reported.
+Figures are never asserted (DESIGN §8): only that each benchmark ran and reported, the
+embedded ones and the operator path (`bench_operator`, both operators on the emulator).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert "floor = one signed HTTPS round trip + one MemStore.create" in out
-    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    embedded, _, operator = out.partition("## operator path")
+    rows = [line for line in embedded.splitlines() if line.startswith("| ") and "---" not in line]
     measures = [row.split("|")[1].strip() for row in rows[1:]]
     assert measures == [
         "dispatch latency",
@@ -28,6 +30,15 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
         "mirror 20 past executions",
         "memory, 3 idle links",
     ]
-    for row in rows[1:]:
+    operator_rows = [line for line in operator.splitlines() if line.startswith("| ") and "---" not in line]
+    assert [row.split("|")[1].strip() for row in operator_rows[1:]] == [
+        "dispatch latency",
+        "status round trip",
+        "burst of 4, 8 creators",
+        "API requests per remote execution",
+        "operator RSS after the burst",
+    ]
+    assert "ws-b POST executions" in operator  # the breakdown by verb and resource
+    for row in rows[1:] + operator_rows[1:]:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert all(cells), row  # figure, floor and ratio are all filled in

@@ -1,0 +1,266 @@
+"""The operator path: both operators of a link (kopf handlers + KubeStore) on the API server emulator.
+
+    python bench/bench_operator.py                   # 3 ms per API request, 30 samples, burst of 200
+    python bench/bench_operator.py --latency-ms 5 --samples 10 --burst 100
+
+What runs is ``tests/integration/kopf/operator_pair.py``: kmock's Kubernetes emulator (with
+uids, resourceVersions and PUT) waiting ``--latency-ms`` before every answer and counting every
+request the operators make; operator A (``ws-a``, dials) and B (``ws-b``, listens over TLS on
+127.0.0.1, served by its handlers' startup), each ``handlers.registry`` on kopf in a process of
+its own; the link over real HTTPS with real RSA keys, as ``workspace-link link`` writes it.
+Runner Jobs are created and never run (no Job controller); B's runner is played by one
+``POST /v1/end`` on B's runner API.
+
+- dispatch: the Execution is created in A (the harness's POST sent) -> B's POST of its
+  execution applied by the emulator; one at a time, both operators quiet before each.
+- status round trip: B's status write with Succeeded applied -> A's status write with
+  Succeeded applied.
+- burst: N executions created in A by 8 concurrent creators; each is ended in B as soon as B
+  marks it Running; from the first create to the last Succeeded written in A.
+- API requests per remote execution: every request of both operators (watches apart), from
+  the create in A until both are quiet after Succeeded in A, averaged over the samples; the
+  burst's average beside it.
+- memory: VmRSS of each operator process after the burst.
+
+The floors, measured in the same run: one API request at the injected latency (a create by
+the harness's client), and one signed exchange (``bench_floor``: signed HTTPS round trip plus a
+MemStore write). Figures are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "integration" / "kopf"))
+
+import bench_common  # noqa: E402
+import bench_floor  # noqa: E402
+import operator_pair as op  # noqa: E402
+
+from workspace_link.core import keys, resources  # noqa: E402
+
+MB = 1024 * 1024
+CREATORS = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorSizes:
+    latency: float = op.DEFAULT_LATENCY
+    samples: int = 30
+    burst: int = 200
+    floor_samples: int = 50
+
+
+FULL = OperatorSizes()
+QUICK = OperatorSizes(samples=10, burst=100, floor_samples=30)
+SMOKE = OperatorSizes(samples=1, burst=4, floor_samples=3)
+
+
+@dataclasses.dataclass
+class Result:
+    latency: float
+    request_floor: list[float]
+    exchange_floor: list[float]
+    dispatch: list[float]
+    status: list[float]
+    per_execution: collections.Counter[str]
+    samples: int
+    burst_count: int
+    burst_seconds: float
+    burst_requests: collections.Counter[str]
+    rss: dict[str, int]
+
+
+async def _one(pair: op.LinkedOperators, name: str) -> tuple[float, float]:
+    """(dispatch, status round trip) of one remote execution, both operators quiet after it."""
+    started, body = await pair.create_remote(name)
+    arrived, in_b = await pair.wait_in_b(body)
+    await pair.wait_for(lambda: pair.phase_at(op.B_NAMESPACE, in_b, resources.RUNNING), what="Running in B")
+    await pair.quiet(0.3)
+    await pair.end_in_b(in_b)
+    back = await pair.wait_for(
+        lambda: pair.phase_at(op.A_NAMESPACE, name, resources.SUCCEEDED), what="Succeeded in A"
+    )
+    ended = pair.phase_at(op.B_NAMESPACE, in_b, resources.SUCCEEDED) or back
+    await pair.quiet(0.5)
+    return arrived - started, back - ended
+
+
+async def _burst(pair: op.LinkedOperators, count: int) -> tuple[float, collections.Counter[str]]:
+    """Seconds from the first create to the last Succeeded in A; the requests it took."""
+    names = [f"burst-{i}" for i in range(count)]
+    # B's executions of earlier samples are over already.
+    ended = {name for (namespace, name, _phase) in pair.phases if namespace == op.B_NAMESPACE}
+    enders: list[asyncio.Task[None]] = []
+
+    async def end_running() -> None:
+        while True:
+            pair.changed.clear()
+            for (namespace, name, phase), _at in list(pair.phases.items()):
+                if namespace == op.B_NAMESPACE and phase == resources.RUNNING and name not in ended:
+                    ended.add(name)
+                    enders.append(asyncio.create_task(pair.end_in_b(name)))
+            await pair.changed.wait()
+
+    queue: asyncio.Queue[str] = asyncio.Queue()
+    for name in names:
+        queue.put_nowait(name)
+
+    async def creator() -> None:
+        while not queue.empty():
+            await pair.create_remote(queue.get_nowait())
+
+    since = len(pair.emulator.requests)
+    ender = asyncio.create_task(end_running())
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(creator() for _ in range(CREATORS)))
+        await pair.wait_for(
+            lambda: all(pair.phase_at(op.A_NAMESPACE, n, resources.SUCCEEDED) for n in names),
+            what="every burst execution Succeeded in A",
+            timeout=600.0,
+        )
+        last = max(pair.phase_at(op.A_NAMESPACE, n, resources.SUCCEEDED) or 0.0 for n in names)
+        await asyncio.gather(*enders)
+        await pair.quiet(1.0)
+    finally:
+        ender.cancel()
+    return last - started, op.breakdown(pair.emulator.requests[since:])
+
+
+async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
+    floor_sizes = dataclasses.replace(
+        bench_common.SMOKE, key_bits=key_bits, floor_samples=sizes.floor_samples
+    )
+    exchange_floor = await bench_floor.measure(floor_sizes)
+    async with op.LinkedOperators(latency=sizes.latency, key_bits=key_bits) as pair:
+        await _one(pair, "warm-up")
+        request_floor = [await pair.floor_request() for _ in range(sizes.floor_samples)]
+        since = len(pair.emulator.requests)
+        dispatch, status = [], []
+        for i in range(sizes.samples):
+            d, s = await _one(pair, f"lat-{i}")
+            dispatch.append(d)
+            status.append(s)
+        per_execution = op.breakdown(pair.emulator.requests[since:])
+        seconds, burst_requests = await _burst(pair, sizes.burst)
+        assert pair.a is not None and pair.b is not None
+        rss = {"A": pair.a.rss(), "B": pair.b.rss()}
+    return Result(
+        latency=sizes.latency,
+        request_floor=request_floor,
+        exchange_floor=exchange_floor.samples,
+        dispatch=dispatch,
+        status=status,
+        per_execution=per_execution,
+        samples=sizes.samples,
+        burst_count=sizes.burst,
+        burst_seconds=seconds,
+        burst_requests=burst_requests,
+        rss=rss,
+    )
+
+
+def _ratios(figure: float, request_floor: float, exchange_floor: float) -> str:
+    return f"{figure / request_floor:.1f}x request, {figure / exchange_floor:.1f}x exchange"
+
+
+def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
+    """(measure, figure, floor, ratio, notes) rows of the operator table."""
+    med, p90, ms = bench_common.median, bench_common.p90, bench_common.ms
+    req_floor, ex_floor = med(result.request_floor), med(result.exchange_floor)
+    floors = f"1 request {ms(req_floor)}; 1 signed exchange {ms(ex_floor)}"
+    n = result.samples
+    total = sum(result.per_execution.values()) / n
+    burst_total = sum(result.burst_requests.values()) / result.burst_count
+    rate = result.burst_count / result.burst_seconds
+    return [
+        (
+            "dispatch latency",
+            f"{ms(med(result.dispatch))} (p90 {ms(p90(result.dispatch))})",
+            floors,
+            _ratios(med(result.dispatch), req_floor, ex_floor),
+            f"created in A -> created in B; median of {n}, operators quiet before each",
+        ),
+        (
+            "status round trip",
+            f"{ms(med(result.status))} (p90 {ms(p90(result.status))})",
+            floors,
+            _ratios(med(result.status), req_floor, ex_floor),
+            f"Succeeded written in B -> Succeeded written in A; median of {n}",
+        ),
+        (
+            f"burst of {result.burst_count}, {CREATORS} creators",
+            f"{rate:.1f} executions/s ({result.burst_count} in {result.burst_seconds:.2f} s)",
+            f"{1 / ex_floor:.0f}/s (1 / exchange floor)",
+            f"{rate * ex_floor:.3f}x (higher is better)",
+            "created in A -> Succeeded in A; each ended in B (runner API) once Running there",
+        ),
+        (
+            "API requests per remote execution",
+            f"{total:.1f} one at a time; {burst_total:.1f} in the burst",
+            "12 (target of issue #11)",
+            f"{total / 12:.1f}x",
+            "both operators, watches apart; breakdown below",
+        ),
+        (
+            "operator RSS after the burst",
+            f"A {result.rss['A'] / MB:.0f} MB, B {result.rss['B'] / MB:.0f} MB",
+            "80 MB (target, 10 idle links)",
+            f"{max(result.rss.values()) / (80 * MB):.2f}x",
+            "VmRSS of each operator process, one link",
+        ),
+    ]
+
+
+def report(result: Result) -> str:
+    lines = [
+        f"operator path: both operators on the API server emulator, {result.latency * 1000:.1f} ms"
+        " injected into every request; floors in the same run",
+        "",
+        "| measure | figure | floor | ratio | notes |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {' | '.join(row)} |" for row in rows(result)]
+    lines += [
+        "",
+        f"API requests per remote execution, one at a time (mean of {result.samples}; watches apart):",
+        op.format_breakdown(result.per_execution, per=result.samples),
+        "",
+        f"per execution in the burst of {result.burst_count}:",
+        op.format_breakdown(result.burst_requests, per=result.burst_count),
+    ]
+    for side in ("ws-a", "ws-b"):
+        counts = {k: v for k, v in result.per_execution.items() if k.startswith(side)}
+        lines.append(f"{side}: {sum(counts.values()) / result.samples:.1f} per execution (one at a time)")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--latency-ms", type=float, default=op.DEFAULT_LATENCY * 1000, help="per API request")
+    parser.add_argument("--samples", type=int, default=FULL.samples, help="dispatch/status samples")
+    parser.add_argument("--burst", type=int, default=FULL.burst, help="executions in the burst")
+    parser.add_argument("--key-bits", type=int, default=keys.DEFAULT_BITS)
+    args = parser.parse_args(argv)
+    sizes = OperatorSizes(latency=args.latency_ms / 1000, samples=args.samples, burst=args.burst)
+    began = time.monotonic()
+    result = asyncio.run(measure(sizes, key_bits=args.key_bits))
+    sys.stdout.write(f"- machine: {bench_common.machine()}\n")
+    sys.stdout.write(report(result))
+    sys.stdout.write(f"\ntotal: {time.monotonic() - began:.0f} s\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,443 @@
+"""Both operators of one link on the API server emulator: the operator path, counted and slowed.
+
+What the operator-path benchmark (``bench/bench_operator.py``) and the request budget test
+(``test_kopf_request_budget.py``) run. Nothing here is a stand-in for the product except the
+API server and the runner:
+
+- ``CountingEmulator``: ``ApiServerEmulator`` (kmock plus uids, resourceVersions, PUT) that
+  waits ``latency`` seconds before answering every request (a real API server with etcd costs
+  a few milliseconds per request) and records every request the operators make (they
+  authenticate; the harness's own client does not) by namespace, verb and resource. It also
+  tells the harness the moment a write is applied (``writes``), so figures are taken where the
+  API server sees them, without polling.
+- ``OperatorProcess``: ``handlers.registry`` on kopf in a process of its own, as in production
+  (its own GIL, its own RSS), logged in through a kubeconfig that points at the emulator.
+- ``LinkedOperators``: workspace A (``ws-a``, dials and controls) and B (``ws-b``, listens over
+  TLS on 127.0.0.1, served by its handlers' startup), linked by the SyncConfigs and Secrets
+  ``workspace-link link`` writes (``manifests.link_manifests``), real RSA keys and a throwaway
+  CA. There is no Job controller: B's runner Jobs are created and never run. ``end_in_b``
+  plays the runner's one call that matters, ``POST /v1/end`` on B's runner API with the token
+  from the runner Secret (a real runner also reads ``GET /v1/execution`` first).
+
+The operator process itself is ``operator_pair_child.py`` (it imports only kopf and the operator,
+so its RSS is the operator's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import contextlib
+import dataclasses
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp.web
+import kmock
+from apiserver_emulator import ApiServerEmulator, rbac_verb
+from kmock._internal import rendering
+from kubernetes import client as k8s_client
+
+from workspace_link.adapters.kube import kubestore
+from workspace_link.cli import manifests
+from workspace_link.core import certs, errors, keys, labels, naming, resources
+
+A_NAMESPACE: Final = "ws-a"
+B_NAMESPACE: Final = "ws-b"
+#: Requests of the floor (one create at the injected latency) go here, apart from the link.
+FLOOR_NAMESPACE: Final = "floor"
+A_CONFIG: Final = manifests.DEFAULT_NAME_A
+B_CONFIG: Final = manifests.DEFAULT_NAME_B
+NOOP_FLOW: Final = "noop"
+NOOP_SCRIPT: Final = (
+    "import flow_api\n\n\ndef handler(system, this, inputs):\n    return this.success('ok')\n"
+)
+#: Seconds of the default latency of one API request (a small real cluster: 3-4 ms).
+DEFAULT_LATENCY: Final = 0.003
+OPERATOR_DIR: Final = Path(__file__).resolve().parents[3] / "operator"
+
+RESOURCES: Final = {
+    "workspacelink.io/v1alpha1/executions": ("Execution", {"status"}),
+    "workspacelink.io/v1alpha1/flows": ("Flow", set()),
+    "workspacelink.io/v1alpha1/syncconfigs": ("SyncConfig", {"status"}),
+    "batch/v1/jobs": ("Job", {"status"}),
+    "v1/pods": ("Pod", {"status"}),
+    "v1/secrets": ("Secret", set()),
+    "v1/configmaps": ("ConfigMap", set()),
+    "v1/events": ("Event", set()),
+}
+CLUSTER_RESOURCES: Final = {
+    "v1/namespaces": "Namespace",
+    "apiextensions.k8s.io/v1/customresourcedefinitions": "CustomResourceDefinition",
+}
+_VERBS: Final = {"get", "list", "watch", "create", "update", "patch", "delete"}
+
+
+# -- the emulator, slowed and counted ---------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ApiRequest:
+    """One request an operator made: ``resource`` is ``plural[/subresource]``."""
+
+    at: float
+    namespace: str
+    method: str
+    verb: str
+    resource: str
+
+    @property
+    def key(self) -> str:
+        """``"PUT executions/status"``, ``"GET executions (list)"``: how the breakdown names it."""
+        return f"{self.method} {self.resource}" + (" (list)" if self.verb == "list" else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Write:
+    """A write the emulator applied: when, where, and the body it was sent."""
+
+    at: float
+    namespace: str
+    method: str
+    resource: str
+    body: dict[str, Any]
+
+
+class CountingEmulator(ApiServerEmulator):
+    """``ApiServerEmulator`` that waits ``latency`` s per request and records the operators' ones."""
+
+    def __init__(self, *, latency: float = DEFAULT_LATENCY) -> None:
+        super().__init__()
+        self.latency = latency
+        self.requests: list[ApiRequest] = []
+        self.write_listeners: list[Callable[[Write], None]] = []
+
+    async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
+        method = str(request.method.value).upper()
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        resource = request.resource
+        if resource is not None and resource.plural and request.headers.get("Authorization"):
+            plural = str(resource.plural)
+            if request.subresource:
+                plural = f"{plural}/{request.subresource}"
+            verb = rbac_verb(method, name=request.name, params=request.params)
+            self.requests.append(
+                ApiRequest(time.perf_counter(), str(request.namespace or ""), method, verb, plural)
+            )
+        try:
+            response = await super()._handle(request)
+        finally:
+            # kmock keeps every request served and matches each new one by scanning them all
+            # (quadratic: 100+ ms per request after a few thousand). Keep only those in flight.
+            with contextlib.suppress(ValueError):
+                self._requests.remove(request)
+        if (
+            resource is not None
+            and method in ("POST", "PUT", "PATCH")
+            and response.status < 300
+            and isinstance(request.data, dict)
+        ):
+            sub = f"/{request.subresource}" if request.subresource else ""
+            write = Write(
+                time.perf_counter(),
+                str(request.namespace or ""),
+                method,
+                f"{resource.plural}{sub}",
+                request.data,
+            )
+            for listener in list(self.write_listeners):
+                listener(write)
+        return response
+
+    def register_resources(self) -> None:
+        for name, (kind, subresources) in RESOURCES.items():
+            self.resources[name] = kmock.ResourceInfo(
+                kind=kind, namespaced=True, verbs=_VERBS, subresources=subresources
+            )
+        for name, kind in CLUSTER_RESOURCES.items():
+            self.resources[name] = kmock.ResourceInfo(kind=kind, namespaced=False, verbs={"get", "list"})
+
+
+def breakdown(requests: Iterable[ApiRequest], *, watches: bool = False) -> collections.Counter[str]:
+    """``{"ws-a PUT executions/status": 2, ...}``; watch requests (long-lived streams) left out."""
+    return collections.Counter(f"{r.namespace} {r.key}" for r in requests if watches or r.verb != "watch")
+
+
+def by_request(requests: Iterable[ApiRequest]) -> collections.Counter[str]:
+    """The same, both namespaces together: ``{"PUT executions/status": 4, ...}``."""
+    return collections.Counter(r.key for r in requests if r.verb != "watch")
+
+
+def format_breakdown(counts: collections.Counter[str], *, per: float = 1.0) -> str:
+    return "\n".join(
+        f"  {value / per:7.2f}  {key}"
+        for key, value in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+
+
+# -- one operator in its own process ----------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class OperatorProcess:
+    """``handlers.registry`` on kopf, watching one namespace, in a child process."""
+
+    def __init__(self, namespace: str, *, server: str, folder: Path, env: dict[str, str]) -> None:
+        self.namespace = namespace
+        self.folder = folder
+        self.runner_port = free_port()
+        self.log = folder / f"operator-{namespace}.log"
+        kubeconfig = folder / f"kubeconfig-{namespace}"
+        kubeconfig.write_text(
+            "apiVersion: v1\nkind: Config\n"
+            f"clusters: [{{name: emu, cluster: {{server: '{server}'}}}}]\n"
+            "users: [{name: op, user: {token: not-a-secret}}]\n"
+            f"contexts: [{{name: emu, context: {{cluster: emu, user: op, namespace: {namespace}}}}}]\n"
+            "current-context: emu\n"
+        )
+        self.env = {key: value for key, value in os.environ.items() if key != "KUBERNETES_SERVICE_HOST"}
+        self.env.update(
+            {
+                "PYTHONPATH": os.pathsep.join([str(OPERATOR_DIR), *sys.path[1:]]),
+                "KUBECONFIG": str(kubeconfig),
+                "WL_NAMESPACE": namespace,
+                "WL_SYNC_PORT": "0",
+                "WL_HEALTH_PORT": "0",
+                "WL_RUNNER_PORT": str(self.runner_port),
+                "WL_RUNNER_API_URL": f"http://127.0.0.1:{self.runner_port}",
+                "WL_RUNNER_IMAGE": "registry.example/workspace-link:bench",
+                **env,
+            }
+        )
+        self._process: asyncio.subprocess.Process | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    async def start(self, *, timeout: float = 60.0) -> None:
+        with self.log.open("wb") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                str(Path(__file__).resolve().with_name("operator_pair_child.py")),
+                self.namespace,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env=self.env,
+            )
+        assert self._process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self._process.stdout.readline(), timeout)
+        except TimeoutError:
+            line = b""
+        if line.strip() != b"READY":
+            await self.stop()
+            raise RuntimeError(f"operator {self.namespace} did not start:\n{self.log.read_text()[-4000:]}")
+
+    def rss(self) -> int:
+        """Resident set size of the operator process, in bytes (VmRSS)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    async def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+# -- both workspaces of one link --------------------------------------------------------------
+def _key_material(bits: int) -> tuple[Any, Any, certs.IssuedCertificate]:
+    return (
+        keys.generate_private_key(bits),
+        keys.generate_private_key(bits),
+        certs.issue_serving_certificate(["127.0.0.1"], days=1),
+    )
+
+
+class LinkedOperators:
+    """The emulator, operator B (listener) and operator A (dialer), linked; see the module doc."""
+
+    def __init__(self, *, latency: float = DEFAULT_LATENCY, key_bits: int = keys.MIN_BITS) -> None:
+        self.latency = latency
+        self.key_bits = key_bits
+        self.emulator = CountingEmulator(latency=latency)
+        self.folder = Path(tempfile.mkdtemp(prefix="wl-operator-pair-"))
+        self.a: OperatorProcess | None = None
+        self.b: OperatorProcess | None = None
+        self._stack = contextlib.AsyncExitStack()
+        self._api: k8s_client.ApiClient | None = None
+        self.kube: dict[str, kubestore.KubeStore] = {}
+        #: B's executions by their origin uid (label), and when each first appeared in B.
+        self.created_in_b: dict[str, tuple[float, str]] = {}
+        #: (namespace, execution name, phase) -> when that phase was first written.
+        self.phases: dict[tuple[str, str, str], float] = {}
+        self.changed = asyncio.Event()
+        self._floor_count = 0
+
+    # -- set-up and tear-down
+    async def __aenter__(self) -> LinkedOperators:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
+
+    async def _start(self) -> None:
+        await self._stack.enter_async_context(self.emulator)
+        server = await self._stack.enter_async_context(kmock.Server(self.emulator))
+        del server
+        self.emulator.register_resources()
+        self.emulator.write_listeners.append(self._on_write)
+        url = str(self.emulator.url).rstrip("/")
+        # The harness's own client: no token, so neither counted nor taken for an operator's.
+        self._api = k8s_client.ApiClient(k8s_client.Configuration(host=url))
+        self._stack.callback(self._api.close)
+        for namespace in (A_NAMESPACE, B_NAMESPACE, FLOOR_NAMESPACE):
+            self.kube[namespace] = kubestore.KubeStore(namespace, self._api)
+
+        a_key, b_key, serving = await asyncio.to_thread(_key_material, self.key_bits)
+        cert, key = self.folder / "tls.crt", self.folder / "tls.key"
+        cert.write_bytes(serving.cert_pem)
+        key.write_bytes(serving.key_pem)
+        key.chmod(0o600)
+        sync_port = free_port()
+        self.b = OperatorProcess(
+            B_NAMESPACE,
+            server=url,
+            folder=self.folder,
+            env={"WL_SYNC_PORT": str(sync_port), "WL_TLS_CERT_FILE": str(cert), "WL_TLS_KEY_FILE": str(key)},
+        )
+        self.a = OperatorProcess(A_NAMESPACE, server=url, folder=self.folder, env={})
+        self._stack.push_async_callback(self.b.stop)
+        self._stack.push_async_callback(self.a.stop)
+        await asyncio.gather(self.b.start(), self.a.start())
+
+        await self.kube[A_NAMESPACE].create(
+            resources.FLOW, {"metadata": {"name": NOOP_FLOW}, "spec": {"script": NOOP_SCRIPT}}
+        )
+        request = manifests.LinkRequest(
+            a_namespace=A_NAMESPACE, b_namespace=B_NAMESPACE, b_url=f"https://127.0.0.1:{sync_port}"
+        ).validated()
+        built = manifests.link_manifests(request, a_key=a_key, b_key=b_key, serving=serving)
+        for body in built.b:
+            await self.kube[B_NAMESPACE].create(str(body["kind"]), body)
+        for body in built.a:
+            await self.kube[A_NAMESPACE].create(str(body["kind"]), body)
+
+    def _on_write(self, write: Write) -> None:
+        if not write.resource.startswith("executions"):
+            return
+        meta = write.body.get("metadata") or {}
+        name = str(meta.get("name") or "")
+        if write.method == "POST" and write.namespace == B_NAMESPACE:
+            origin = (meta.get("labels") or {}).get(labels.ORIGIN_UID)
+            if origin and origin not in self.created_in_b:
+                self.created_in_b[str(origin)] = (write.at, name)
+        phase = (write.body.get("status") or {}).get("phase")
+        if name and isinstance(phase, str):
+            self.phases.setdefault((write.namespace, name, phase), write.at)
+        self.changed.set()
+
+    # -- what the harness does and waits for
+    async def wait_for(self, check: Callable[[], Any], *, what: str, timeout: float = 60.0) -> Any:
+        """Until ``check()`` is truthy, re-checked on every execution write the emulator applies."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.changed.clear()
+            value = check()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"timed out waiting for {what}")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), min(remaining, 0.5))
+
+    async def quiet(self, seconds: float = 0.5, *, timeout: float = 60.0) -> None:
+        """Until the operators have made no request (watches apart) for ``seconds``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            last = max(
+                (r.at for r in self.emulator.requests if r.verb != "watch"),
+                default=time.perf_counter() - seconds,
+            )
+            idle = time.perf_counter() - last
+            if idle >= seconds:
+                return
+            await asyncio.sleep(seconds - idle)
+        raise TimeoutError("the operators never went quiet")
+
+    async def create_remote(self, name: str) -> tuple[float, resources.Body]:
+        """Create in A an execution of the no-op flow to run in B; (when it was sent, its body)."""
+        started = time.perf_counter()
+        body = await self.kube[A_NAMESPACE].create(
+            resources.EXECUTION,
+            {
+                "apiVersion": "workspacelink.io/v1alpha1",
+                "metadata": {"name": name},
+                "spec": {"flow": NOOP_FLOW, "inputs": {}, "remoteWorkspace": A_CONFIG},
+            },
+        )
+        return started, body
+
+    async def wait_in_b(self, body: resources.Body, *, timeout: float = 60.0) -> tuple[float, str]:
+        """(when B's execution for A's ``body`` was created, its name in B)."""
+        uid = resources.uid(body)
+        found: tuple[float, str] = await self.wait_for(
+            lambda: self.created_in_b.get(uid), what=f"{resources.name(body)} in B", timeout=timeout
+        )
+        return found
+
+    def phase_at(self, namespace: str, name: str, phase: str) -> float | None:
+        return self.phases.get((namespace, name, phase))
+
+    async def end_in_b(self, name: str, phase: str = resources.SUCCEEDED) -> None:
+        """What B's runner does last: ``POST /v1/end`` on B's runner API with its token."""
+        assert self.b is not None
+        secret = await self.kube[B_NAMESPACE].get(resources.SECRET, naming.runner_secret_name(name))
+        token = base64.b64decode(secret["data"]["token"]).decode()
+        url = f"http://127.0.0.1:{self.b.runner_port}/v1/end"
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                url,
+                json={"phase": phase, "message": "ended by the harness"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):
+            if response.status != 200:
+                raise errors.StoreUnavailable(
+                    f"runner API answered {response.status}: {await response.text()}"
+                )
+
+    async def floor_request(self) -> float:
+        """Seconds of one create at the injected latency (the floor of every API request)."""
+        self._floor_count += 1
+        started = time.perf_counter()
+        await self.kube[FLOOR_NAMESPACE].create(
+            resources.CONFIG_MAP, {"metadata": {"name": f"floor-{self._floor_count}"}, "data": {"a": "b"}}
+        )
+        return time.perf_counter() - started

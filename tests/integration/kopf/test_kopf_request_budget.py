@@ -1,0 +1,72 @@
+"""A budget for the API requests both operators make for one remote execution (issue #11).
+
+Both operators of a link run on the emulator (``operator_pair``, each in its own process): an
+Execution with ``remoteWorkspace`` is created in A; B receives it, creates its runner Secret
+and Job (never run: no Job controller) and marks it Running; then B's runner ends it with
+``POST /v1/end`` on B's runner API; the count stops when A shows Succeeded and both operators
+have gone quiet. A warm-up execution goes first, so start-up reads are not counted.
+
+The count is nearly, not exactly, deterministic: how many exchanges the link makes depends on
+timing (a status written while an exchange is in flight rides with it, or causes one more),
+and every exchange re-reads the SyncConfig and key Secrets on both sides; B sometimes
+reconciles a received execution twice at once (a second POST secrets and POST jobs answered
+AlreadyExists). So the budgets are ceilings at today's worst measured count plus a stated
+margin, for all requests and for writes alone; lower them as the cuts of issue #11 land.
+Timing is never asserted; ``bench/bench_operator.py`` prints it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import operator_pair as op
+import pytest
+
+from workspace_link.core import resources
+
+pytestmark = pytest.mark.slow
+
+#: Both operators, one remote execution, watches apart. Measured 2026-11-29 (operator-bench
+#: branch, 2-CPU machine, 3 ms injected latency), five runs: 145-152 requests, 21-26 of them
+#: writes. Budgets: the worst run plus about 10 %.
+REQUEST_BUDGET = 168
+WRITE_BUDGET = 29
+_WRITES = ("POST", "PUT", "PATCH", "DELETE")
+
+
+@pytest.fixture
+async def pair(request: pytest.FixtureRequest) -> AsyncIterator[op.LinkedOperators]:
+    async with op.LinkedOperators() as linked:
+        # The folder's role check (conftest) looks at every request the operators made.
+        request.node.wl_emulator = linked.emulator
+        yield linked
+
+
+async def _one_remote_execution(pair: op.LinkedOperators, name: str) -> None:
+    _, body = await pair.create_remote(name)
+    _, in_b = await pair.wait_in_b(body)
+    await pair.wait_for(lambda: pair.phase_at(op.B_NAMESPACE, in_b, resources.RUNNING), what="Running in B")
+    await pair.quiet()
+    await pair.end_in_b(in_b)
+    await pair.wait_for(
+        lambda: pair.phase_at(op.A_NAMESPACE, name, resources.SUCCEEDED), what="Succeeded in A"
+    )
+    await pair.quiet(1.0)
+
+
+async def test_one_remote_execution_stays_within_its_request_budget(pair: op.LinkedOperators) -> None:
+    await _one_remote_execution(pair, "warm-up")
+    since = len(pair.emulator.requests)
+
+    await _one_remote_execution(pair, "counted")
+
+    counts = op.breakdown(pair.emulator.requests[since:])
+    total = sum(counts.values())
+    writes = sum(n for key, n in counts.items() if key.split()[1] in _WRITES)
+    report = (
+        f"{total} API requests for one remote execution (budget {REQUEST_BUDGET}),"
+        f" {writes} of them writes (budget {WRITE_BUDGET}):\n" + op.format_breakdown(counts)
+    )
+    print(report)
+    assert total <= REQUEST_BUDGET, "the hot path makes more API requests than its budget:\n" + report
+    assert writes <= WRITE_BUDGET, "the hot path makes more writes than its budget:\n" + report
