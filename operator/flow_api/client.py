@@ -51,7 +51,7 @@ class RunnerClient:
             except urllib.error.HTTPError as exc:
                 message = _error_text(exc)
                 if exc.code not in _RETRY_STATUSES or time.monotonic() > deadline:
-                    raise exceptions.RunnerApiError(exc.code, message) from None
+                    raise _error_class(exc.code)(exc.code, message) from None
             except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
                 if time.monotonic() > deadline:
                     reason = getattr(exc, "reason", exc)
@@ -67,6 +67,14 @@ class RunnerClient:
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.request("POST", path, body or {})
+
+
+def _error_class(status: int) -> type[exceptions.RunnerApiError]:
+    if status in (401, 403):
+        return exceptions.PermissionDenied
+    if status == 404:
+        return exceptions.ResourceNotFoundError
+    return exceptions.RunnerApiError
 
 
 def _decode(raw: bytes) -> dict[str, Any]:

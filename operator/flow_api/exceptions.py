@@ -1,12 +1,17 @@
-"""What a flow can raise or catch.
+"""What a flow can raise or catch: the Engine's exception tree, under the Engine's names.
 
 Two families, on purpose:
 
-- **Lifecycle signals** (``this.success``, ``this.error``, a cancel) derive from
+- **Lifecycle signals** (``this.success``, ``this.error``, ``this.end``, a cancel) derive from
   ``BaseException``, not ``Exception``: they end the execution, and a flow's own
-  ``except Exception:`` must not swallow them by accident.
-- **Errors** (``Exception``): a failed child, a wait that ran out, a missing or malformed
-  input, a refused runner API call. A flow may catch them; unhandled, they fail the execution.
+  ``except Exception:`` must not swallow them by accident (the Engine makes them uncatchable
+  too). They are not under ``CloudomationException`` for the same reason.
+- **Errors** (``Exception``, all under ``CloudomationException``): a failed child, a wait that
+  ran out, a missing or malformed input, a refused runner API call, a call this project does
+  not offer. A flow may catch them; unhandled, they fail the execution.
+
+The names before the Engine's were adopted (``FlowApiError``, ``Lifecycle*``) stay as aliases
+so flows written against them keep working.
 """
 
 from __future__ import annotations
@@ -20,24 +25,49 @@ class LifecycleSignal(BaseException):
         self.message = message
 
 
-class LifecycleSuccess(LifecycleSignal):
-    """``this.success(message)``: end Succeeded."""
+class ExecutionSuccess(LifecycleSignal):
+    """``this.success(message)``: end ENDED_SUCCESS."""
 
 
-class LifecycleError(LifecycleSignal):
-    """``this.error(message)``: end Failed with reason FlowError."""
+class ExecutionError(LifecycleSignal):
+    """``this.error(message)``: end ENDED_ERROR."""
 
 
-class LifecycleCancel(LifecycleSignal):
-    """The execution was cancelled (or had already ended): stop now, end Cancelled."""
+class ExecutionCancel(LifecycleSignal):
+    """The execution was cancelled (or had already ended): stop now, end ENDED_CANCELLED."""
 
 
-class FlowApiError(Exception):
-    """Base of the errors a flow may catch."""
+LifecycleSuccess = ExecutionSuccess
+LifecycleError = ExecutionError
+LifecycleCancel = ExecutionCancel
 
 
-class DependencyFailedError(FlowApiError):
-    """A child the flow waited for ended Failed or Cancelled."""
+class CloudomationException(Exception):
+    """Root of the errors a flow may catch."""
+
+
+FlowApiError = CloudomationException
+
+
+class RunnerApiError(CloudomationException):
+    """The workspace refused a call (``status`` is the HTTP status; the message names the field)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"{message} (HTTP {status})")
+        self.status = status
+        self.message = message
+
+
+class PermissionDenied(RunnerApiError):
+    """The execution may not do this: the runner API refused it (HTTP 401 or 403)."""
+
+
+class ResourceNotFoundError(RunnerApiError):
+    """A requested resource (a setting) does not exist (HTTP 404)."""
+
+
+class DependencyFailedError(CloudomationException):
+    """A child the flow waited for ended ENDED_ERROR or ENDED_CANCELLED."""
 
     def __init__(self, child: str, phase: str, reason: str | None, message: str | None) -> None:
         detail = f" ({reason})" if reason else ""
@@ -49,16 +79,37 @@ class DependencyFailedError(FlowApiError):
         self.message = message
 
 
-class TimeoutExceededError(FlowApiError):
-    """A wait for a child ran out. The child keeps running: ``child.cancel()`` stops it."""
+class TimeoutExceededError(CloudomationException):
+    """Something the flow waited for did not happen in time."""
+
+    def __init__(self, what: str, timeout: float) -> None:
+        super().__init__(f"{what} did not happen within {timeout:g} s")
+        self.timeout = timeout
+
+
+class DependencyTimeoutError(TimeoutExceededError):
+    """A wait for children ran out. They keep running: ``child.cancel()`` stops one."""
 
     def __init__(self, child: str, timeout: float) -> None:
-        super().__init__(f"child execution {child} did not end within {timeout:g} s")
+        CloudomationException.__init__(self, f"child execution {child} did not end within {timeout:g} s")
         self.child = child
         self.timeout = timeout
 
 
-class MissingInputError(FlowApiError):
+class LockTimeoutError(TimeoutExceededError):
+    """``setting.acquire(timeout=...)`` ran out while another execution held the lock."""
+
+    def __init__(self, setting: str, holder: str | None, timeout: float) -> None:
+        held = f" (held by execution {holder})" if holder else ""
+        CloudomationException.__init__(
+            self, f"the lock of setting {setting!r}{held} was not acquired within {timeout:g} s"
+        )
+        self.setting = setting
+        self.holder = holder
+        self.timeout = timeout
+
+
+class MissingInputError(CloudomationException):
     """A required input is absent."""
 
     def __init__(self, name: str) -> None:
@@ -66,19 +117,33 @@ class MissingInputError(FlowApiError):
         self.name = name
 
 
-class InvalidInputError(FlowApiError):
-    """An input has the wrong type or value."""
+class InvalidInputError(CloudomationException):
+    """An input or an argument of a flow API call has the wrong type or value."""
 
-    def __init__(self, name: str, problem: str) -> None:
-        super().__init__(f"input {name!r} {problem}")
+    def __init__(self, name: str, problem: str, *, call: str | None = None) -> None:
+        where = f"{call}(): argument {name!r}" if call else f"input {name!r}"
+        super().__init__(f"{where} {problem}")
         self.name = name
         self.problem = problem
+        self.call = call
 
 
-class RunnerApiError(FlowApiError):
-    """The workspace refused a call (``status`` is the HTTP status; the message names the field)."""
+class ExtraInputError(CloudomationException):
+    """A call was given an argument it does not know (``this.save(greeting=...)``)."""
 
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"{message} (HTTP {status})")
-        self.status = status
-        self.message = message
+    def __init__(self, call: str, names: list[str], allowed: list[str]) -> None:
+        listed = ", ".join(repr(n) for n in names)
+        super().__init__(f"{call}: unknown argument {listed}; it takes {', '.join(allowed)}")
+        self.call = call
+        self.names = names
+
+
+class NotAvailableError(CloudomationException):
+    """An Engine flow API call this project does not offer (connectors, tasks, files, ...)."""
+
+    def __init__(self, call: str, what: str) -> None:
+        super().__init__(
+            f"{call}() is not available in Workspace Link: {what} are not part of it "
+            "(docs/flow-api.md lists what is)"
+        )
+        self.call = call

@@ -83,8 +83,23 @@ def execute(api: flow_client.RunnerClient, info: Mapping[str, Any]) -> Outcome:
     linecache.cache[filename] = (len(script), None, script.splitlines(keepends=True), filename)
     module = types.ModuleType("__flow__")
     module.__file__ = filename
-    system = flow_api.System(str(info.get("workspace") or ""))
+    system = flow_api.System(str(info.get("workspace") or ""), api, str(info.get("name") or ""))
     this = flow_api.Execution(api, dict(info))
+    outcome = _run_handler(code, module, filename, system, this)
+    phase, reason, message = outcome
+    if message is None and this.saved_message:
+        # this.save(message=...) sets the message an end without one of its own reports.
+        return phase, reason, this.saved_message
+    return outcome
+
+
+def _run_handler(
+    code: types.CodeType,
+    module: types.ModuleType,
+    filename: str,
+    system: flow_api.System,
+    this: flow_api.Execution,
+) -> Outcome:
     try:
         exec(code, module.__dict__)  # noqa: S102 - running the flow is the runner's job
         handler = module.__dict__.get("handler")
@@ -95,11 +110,11 @@ def execute(api: flow_client.RunnerClient, info: Mapping[str, Any]) -> Outcome:
                 f"{filename} defines no function handler(system, this[, inputs])",
             )
         _call_handler(handler, system, this)
-    except flow_api.LifecycleSuccess as signal_:
+    except flow_api.ExecutionSuccess as signal_:
         return resources.SUCCEEDED, execution_state.COMPLETED, signal_.message
-    except flow_api.LifecycleError as signal_:
+    except flow_api.ExecutionError as signal_:
         return resources.FAILED, execution_state.FLOW_ERROR, signal_.message
-    except flow_api.LifecycleCancel as signal_:
+    except flow_api.ExecutionCancel as signal_:
         return resources.CANCELLED, execution_state.CANCELLED, signal_.message
     except flow_api.DependencyFailedError as exc:
         return (

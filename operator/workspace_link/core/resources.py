@@ -20,8 +20,9 @@ FLOW: Final = "Flow"
 EXECUTION: Final = "Execution"
 SECRET: Final = "Secret"  # noqa: S105 (a kind, not a password)
 CONFIG_MAP: Final = "ConfigMap"
+SETTING: Final = "Setting"
 
-Kind = Literal["SyncConfig", "Flow", "Execution", "Secret", "ConfigMap"]
+Kind = Literal["SyncConfig", "Flow", "Execution", "Secret", "ConfigMap", "Setting"]
 
 #: kind -> (apiVersion, plural)
 API: Final[dict[str, tuple[str, str]]] = {
@@ -30,6 +31,7 @@ API: Final[dict[str, tuple[str, str]]] = {
     EXECUTION: ("workspacelink.io/v1alpha1", "executions"),
     SECRET: ("v1", "secrets"),
     CONFIG_MAP: ("v1", "configmaps"),
+    SETTING: ("workspacelink.io/v1alpha1", "settings"),
 }
 
 # Execution phases (``execution_state.ENGINE_STATUS`` maps them to the Engine's statuses).

@@ -41,7 +41,7 @@ def test_the_demo_runs_the_example_child_in_the_other_workspace_and_says_so() ->
     assert ": Succeeded" in b_line
     # The script as B sees it is hello's script, shown line by line.
     assert "The script as B sees it" in summary
-    assert "    |     this.save(greeting=greeting)" in summary
+    assert '    |     this.save(output_value={"greeting": greeting})' in summary
     assert 'The child\'s outputs as A sees them: {"greeting": "hello, x"}' in summary
     assert "Flows in B: none." in summary
 

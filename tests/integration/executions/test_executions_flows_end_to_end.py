@@ -74,7 +74,7 @@ async def test_a_child_wait_that_runs_out_raises_timeout_exceeded(
     status = status_of(await run_flow("parent_wait_timeout", "parent-3"))
     assert (status["phase"], status["reason"]) == ("Failed", execution_state.UNHANDLED_EXCEPTION)
     assert status["outputs"]["child_status"] == "RUNNING"
-    assert "TimeoutExceededError" in status["message"]
+    assert "DependencyTimeoutError" in status["message"]
     assert "did not end within 0.5 s" in status["message"]
     # The failed parent waits for nothing any more: its children are cancelled, their runners stopped.
     children = await local.store.list(resources.EXECUTION, labels={labels.PARENT: "parent-3"})

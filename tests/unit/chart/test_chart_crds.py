@@ -12,7 +12,7 @@ import yaml
 REPO = pathlib.Path(__file__).resolve().parents[3]
 TOP = REPO / "crds"
 CHART_CRDS = REPO / "charts" / "workspace-link" / "crds"
-EXPECTED = {"syncconfigs.yaml", "flows.yaml", "executions.yaml"}
+EXPECTED = {"syncconfigs.yaml", "flows.yaml", "executions.yaml", "settings.yaml"}
 
 
 def test_the_chart_ships_the_top_level_crds_unchanged() -> None:
@@ -24,7 +24,7 @@ def test_the_chart_ships_the_top_level_crds_unchanged() -> None:
     assert not differ, f"chart copies differ from crds/: {differ}; run `make crds`"
 
 
-def test_the_crds_are_the_three_kinds_of_workspacelink_io() -> None:
+def test_the_crds_are_the_kinds_of_workspacelink_io() -> None:
     kinds = set()
     for path in CHART_CRDS.glob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text()):
@@ -33,7 +33,7 @@ def test_the_crds_are_the_three_kinds_of_workspacelink_io() -> None:
                 assert doc["spec"]["group"] == "workspacelink.io"
                 assert doc["spec"]["scope"] == "Namespaced"
                 kinds.add(doc["spec"]["names"]["kind"])
-    assert kinds == {"SyncConfig", "Flow", "Execution"}
+    assert kinds == {"SyncConfig", "Flow", "Execution", "Setting"}
 
 
 def test_helm_installs_the_crds_with_the_chart(chart: object, helm: str) -> None:
@@ -41,4 +41,9 @@ def test_helm_installs_the_crds_with_the_chart(chart: object, helm: str) -> None
 
     objs = cast(Any, chart)(crds=True)
     names = {o["metadata"]["name"] for o in objs.find("CustomResourceDefinition")}
-    assert names == {"syncconfigs.workspacelink.io", "flows.workspacelink.io", "executions.workspacelink.io"}
+    assert names == {
+        "syncconfigs.workspacelink.io",
+        "flows.workspacelink.io",
+        "executions.workspacelink.io",
+        "settings.workspacelink.io",
+    }

@@ -15,7 +15,7 @@ import kubernetes_validate
 import pytest
 import wl_crd_schema
 
-KINDS = ("SyncConfig", "Flow", "Execution")
+KINDS = ("SyncConfig", "Flow", "Execution", "Setting")
 # Logic junctors in a structural schema may only constrain: these keys are refused inside them.
 FORBIDDEN_IN_JUNCTORS = {"type", "description", "default", "additionalProperties", "nullable"}
 # The root metadata is the API server's own: it refuses a CRD constraining more than name and
@@ -68,7 +68,12 @@ def test_crds_are_valid_apiextensions_objects(crds: dict[str, dict[str, Any]]) -
 
 def test_short_names_shadow_no_builtin(crds: dict[str, dict[str, Any]]) -> None:
     short = {kind: crd["spec"]["names"]["shortNames"] for kind, crd in crds.items()}
-    assert short == {"SyncConfig": ["wlsync"], "Flow": ["wlflow"], "Execution": ["wlexec"]}
+    assert short == {
+        "SyncConfig": ["wlsync"],
+        "Flow": ["wlflow"],
+        "Execution": ["wlexec"],
+        "Setting": ["wlsetting"],
+    }
     assert not {n for names in short.values() for n in names} & TAKEN_SHORT_NAMES
 
 
@@ -79,7 +84,8 @@ def test_every_field_is_described_typed_and_bounded(crds: dict[str, dict[str, An
         where = path or "<root>"
         if not node.get("description") and path != ROOT_METADATA:
             problems.append(f"{where}: no description")
-        if "type" not in node:
+        # Only a node preserving unknown fields may be untyped (a Setting's any-JSON value).
+        if "type" not in node and not (kind == "Setting" and path == ".spec.value"):
             problems.append(f"{where}: no type (structural schemas need one)")
         kind_ = node.get("type")
         if kind_ == "string" and "maxLength" not in node and "enum" not in node:
@@ -158,6 +164,7 @@ FIELDS = {
         "observedGeneration", "version", "origin", "link", "mirrors",
     },
     ("Flow", "spec"): {"script", "description"},
+    ("Setting", "spec"): {"value", "lock"},
 }  # fmt: skip
 
 
@@ -218,6 +225,7 @@ COLUMNS = {
     "SyncConfig": ["Enabled", "Role", "Remote", "Last Sync", "Ready", "Age"],
     "Execution": ["Phase", "Flow", "Remote", "Origin", "Started", "Age"],
     "Flow": ["Description", "Age"],
+    "Setting": ["Locked By", "Age"],
 }
 
 

@@ -16,7 +16,9 @@ def test_inputs_are_read_as_the_engine_reads_them() -> None:
     execution = this(name="x", count=3)
     assert execution.get("input_value") == {"name": "x", "count": 3}
     assert execution.get("name") == "run-1"
-    assert execution.get("unknown", "fallback") == "fallback"
+    assert execution.load("name", "input_value") == ("run-1", {"name": "x", "count": 3})
+    with pytest.raises(flow_api.InvalidInputError, match="'outputs' is not a field of this execution"):
+        execution.get("outputs")
 
 
 def test_get_input_checks_presence_and_type() -> None:

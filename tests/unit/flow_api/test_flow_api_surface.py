@@ -9,18 +9,31 @@ EXPECTED = {
     "PENDING",
     "RUNNING",
     "ChildExecution",
+    "CloudomationException",
     "DependencyFailedError",
+    "DependencyTimeoutError",
     "Execution",
+    "ExecutionCancel",
+    "ExecutionError",
+    "ExecutionSuccess",
+    "ExtraInputError",
     "FlowApiError",
     "InvalidInputError",
     "LifecycleCancel",
     "LifecycleError",
     "LifecycleSignal",
     "LifecycleSuccess",
+    "LockTimeoutError",
     "MissingInputError",
+    "NotAvailableError",
+    "PermissionDenied",
+    "ResourceNotFoundError",
+    "ReturnWhen",
     "RunnerApiError",
+    "Setting",
     "System",
     "TimeoutExceededError",
+    "return_when",
 }
 
 
@@ -48,9 +61,27 @@ def test_errors_a_flow_may_catch_are_exceptions() -> None:
     for error in (
         flow_api.DependencyFailedError,
         flow_api.TimeoutExceededError,
+        flow_api.DependencyTimeoutError,
+        flow_api.LockTimeoutError,
         flow_api.MissingInputError,
         flow_api.InvalidInputError,
+        flow_api.ExtraInputError,
+        flow_api.ResourceNotFoundError,
+        flow_api.PermissionDenied,
+        flow_api.NotAvailableError,
         flow_api.RunnerApiError,
     ):
-        assert issubclass(error, flow_api.FlowApiError)
+        assert issubclass(error, flow_api.CloudomationException)
         assert issubclass(error, Exception)
+
+
+def test_the_engine_tree_and_the_older_names() -> None:
+    assert flow_api.FlowApiError is flow_api.CloudomationException
+    assert flow_api.LifecycleSuccess is flow_api.ExecutionSuccess
+    assert flow_api.LifecycleError is flow_api.ExecutionError
+    assert flow_api.LifecycleCancel is flow_api.ExecutionCancel
+    assert issubclass(flow_api.DependencyTimeoutError, flow_api.TimeoutExceededError)
+    assert issubclass(flow_api.LockTimeoutError, flow_api.TimeoutExceededError)
+    assert not issubclass(flow_api.LifecycleSignal, flow_api.CloudomationException)
+    assert flow_api.return_when is flow_api.System.return_when
+    assert {member.value for member in flow_api.return_when} >= {"ALL_SUCCEEDED", "ALL_ENDED", "FIRST_ENDED"}

@@ -28,7 +28,7 @@ from aiohttp import web
 from workspace_link.adapters.http import serving
 from workspace_link.adapters.http.refusal import HttpRefusal
 from workspace_link.core import bounds, errors, naming, resources, runner_credentials
-from workspace_link.engine import executions, runner_calls, runner_secret, workspace
+from workspace_link.engine import executions, flow_settings, runner_calls, runner_secret, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,9 @@ def _child_view(child: resources.Body) -> dict[str, Any]:
         "reason": status.get("reason"),
         "message": status.get("message"),
         "outputs": status.get("outputs") or {},
+        "createdAt": child["metadata"].get("creationTimestamp"),
+        "startTime": status.get("startTime"),
+        "endTime": status.get("endTime"),
     }
 
 
@@ -252,6 +255,63 @@ async def _post_end(request: web.Request) -> web.Response:
     return web.json_response({})
 
 
+# -- settings (system.setting) ---------------------------------------------------------------
+async def _live(request: web.Request) -> tuple[workspace.Workspace, str]:
+    """The workspace and the calling execution, which must still be running (else 409)."""
+    me = await _authenticate(request)
+    if resources.is_terminal(me):
+        raise HttpRefusal(409, f"execution {resources.name(me)!r} has ended: settings are closed to it")
+    return request.app[_WS_KEY], resources.name(me)
+
+
+def _value_of(data: dict[str, Any]) -> Any:
+    if "value" not in data:
+        raise HttpRefusal(400, "value: is required")
+    return data["value"]
+
+
+async def _get_setting(request: web.Request) -> web.Response:
+    ws, _ = await _live(request)
+    return web.json_response(await flow_settings.get(ws, request.match_info["name"]))
+
+
+async def _put_setting(request: web.Request) -> web.Response:
+    ws, _ = await _live(request)
+    value = _value_of(await _json_body(request))
+    return web.json_response(await flow_settings.put(ws, request.match_info["name"], value))
+
+
+async def _append_setting(request: web.Request) -> web.Response:
+    ws, _ = await _live(request)
+    value = _value_of(await _json_body(request))
+    return web.json_response(await flow_settings.append(ws, request.match_info["name"], value))
+
+
+async def _lock_setting(request: web.Request) -> web.Response:
+    ws, me = await _live(request)
+    data = await _json_body(request)
+    wait = data.get("wait", 0)
+    if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= MAX_WAIT_SECONDS:
+        raise HttpRefusal(400, f"wait: must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}")
+    name = request.match_info["name"]
+    deadline = time.monotonic() + float(wait)
+    while True:
+        since = ws.changes.counter
+        acquired, holder = await flow_settings.try_lock(ws, name, me)
+        remaining = deadline - time.monotonic()
+        if acquired or remaining <= 0:
+            return web.json_response({"acquired": acquired, "holder": holder})
+        # A release here or the holder's end wakes this at once; a holder deleted behind the
+        # operator's back is noticed within a second.
+        await ws.changes.wait(since, min(remaining, 1.0))
+
+
+async def _unlock_setting(request: web.Request) -> web.Response:
+    ws, me = await _live(request)
+    await flow_settings.unlock(ws, request.match_info["name"], me)
+    return web.json_response({})
+
+
 def create_app(ws: workspace.Workspace) -> web.Application:
     """The runner API application for one workspace (exactly the documented endpoints)."""
     app = web.Application(middlewares=[_errors], client_max_size=MAX_REQUEST_BYTES)
@@ -263,6 +323,11 @@ def create_app(ws: workspace.Workspace) -> web.Application:
     app.router.add_get("/v1/children/{name}", _get_child)
     app.router.add_post("/v1/children/{name}/cancel", _cancel_child)
     app.router.add_post("/v1/end", _post_end)
+    app.router.add_get("/v1/settings/{name}", _get_setting)
+    app.router.add_put("/v1/settings/{name}", _put_setting)
+    app.router.add_post("/v1/settings/{name}/append", _append_setting)
+    app.router.add_post("/v1/settings/{name}/lock", _lock_setting)
+    app.router.add_post("/v1/settings/{name}/unlock", _unlock_setting)
     return app
 
 

@@ -85,6 +85,7 @@ REQUIRED_PERMISSIONS: Final[tuple[tuple[str, str, frozenset[str]], ...]] = (
     (labels.GROUP, "executions", frozenset({"get", "list", "watch", "create", "patch", "delete"})),
     (labels.GROUP, "executions/status", frozenset({"get", "update", "patch"})),
     (labels.GROUP, "executions/finalizers", frozenset({"update"})),
+    (labels.GROUP, "settings", frozenset({"get", "create", "patch"})),
     ("batch", "jobs", frozenset({"get", "list", "watch", "create", "delete"})),
     ("", "pods", frozenset({"get", "list", "watch"})),
     ("", "secrets", frozenset({"get", "list", "watch", "create", "patch", "delete"})),

@@ -5,4 +5,4 @@ def handler(system, this):
     try:
         this.error("the input was rejected")
     except Exception:
-        this.save(swallowed=True)
+        this.save(output_value={"swallowed": True})

@@ -3,5 +3,6 @@
 
 def handler(system, this):
     child = this.flow("two_args", inputs={"x": 21})
-    this.save(child_status=child.get("status"), child_result=child.get("output_value")["doubled"])
+    status, outputs = child.load("status", "output_value")
+    this.save(output_value={"child_status": status, "child_result": outputs["doubled"]})
     this.success(f"child {child.name} done")

@@ -7,5 +7,5 @@ def handler(system, this):
     try:
         this.flow("unhandled")
     except flow_api.DependencyFailedError as exc:
-        this.save(caught=exc.phase, child=exc.child)
+        this.save(output_value={"caught": exc.phase, "child": exc.child})
         raise

@@ -5,6 +5,6 @@ import time
 
 def handler(system, this):
     names = [this.flow("slow", wait=False).name for _ in range(2)]
-    this.save(children=names)
+    this.save(output_value={"children": names})
     this.log("children started")
     time.sleep(3600)

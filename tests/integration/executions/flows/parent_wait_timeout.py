@@ -8,5 +8,5 @@ def handler(system, this):
     try:
         child.wait(timeout=0.5)
     except flow_api.TimeoutExceededError as exc:
-        this.save(timed_out=exc.child, child_status=child.status)
+        this.save(output_value={"timed_out": exc.child, "child_status": child.status})
     this.flow("slow", timeout=0.5)

@@ -2,4 +2,4 @@
 
 
 def handler(system, this):
-    this.save(doubled=this.get_input("x", type=int) * 2)
+    this.save(output_value={"doubled": this.get_input("x", type=int) * 2})
