@@ -25,11 +25,12 @@ What kopf is asked to do, and why:
   ``settings.tls_cert_file``), the runner API and ``health`` on their own ports; cleanup
   stops them.
 
-Errors at the edge (STYLE.md): transient store or peer failures become
-``kopf.TemporaryError`` (kopf retries later); malformed specs and signature failures become
-``kopf.PermanentError`` (retrying without a change cannot help). A missing or broken key Secret
-is retried slowly rather than given up: the Secret may be created after the SyncConfig, and
-no SyncConfig change would announce it.
+Errors at the edge (``at_the_edge``, the whole tree of ``core.errors``): transient store or peer
+failures become ``kopf.TemporaryError`` (kopf retries later); malformed specs, signature
+failures and the rest become ``kopf.PermanentError`` (retrying without a change cannot help).
+A missing or broken key Secret, an RBAC refusal and a peer's refusal are retried slowly rather
+than given up: the fix (a Secret created, a Role granted, the peer's config changed) is not
+always an event this operator sees.
 
 kopf runs namespaced (``WL_NAMESPACE``), standalone (one replica, no peering objects), with
 scanning disabled: the operator's Role is namespaced and may not list CRDs or namespaces. Its
@@ -209,9 +210,17 @@ def at_the_edge() -> Iterator[None]:
         raise kopf.TemporaryError(str(exc), delay=CONFLICT_DELAY) from exc
     except errors.KeyLoadError as exc:
         raise kopf.TemporaryError(str(exc), delay=KEYS_DELAY) from exc
-    except (errors.StoreError, errors.PeerError) as exc:
+    except (errors.StoreRefused, errors.PeerRefused) as exc:
+        # An admin must act (RBAC, a missing CRD, the peer's config); the change they make
+        # is not always an event of ours, so retry slowly rather than give up.
+        raise kopf.TemporaryError(str(exc), delay=KEYS_DELAY) from exc
+    except (errors.StoreError, errors.PeerUnreachable) as exc:
         raise kopf.TemporaryError(str(exc), delay=TRANSIENT_DELAY) from exc
-    except (errors.SpecError, errors.SignatureError) as exc:
+    except (errors.SpecError, errors.SignatureError, errors.InvalidTransition, errors.MessageRefused) as exc:
+        raise kopf.PermanentError(str(exc)) from exc
+    except errors.WorkspaceLinkError as exc:
+        # RunLost and any later member of the tree: the core has already recorded it; a
+        # retry without a change cannot help.
         raise kopf.PermanentError(str(exc)) from exc
 
 
