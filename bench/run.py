@@ -1,4 +1,4 @@
-"""Run every benchmark of DESIGN §8 and print one table: each figure beside its floor.
+"""Run every benchmark and print one table: each figure beside its floor.
 
     python bench/run.py            # full sizes (a few minutes)
     python bench/run.py --quick    # under about a minute (mirror of 2,000 instead of 10,000)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import datetime
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Literal
 
@@ -148,7 +147,8 @@ def version(status: Mapping[str, Any]) -> int:
     return int(status.get("version") or 0)
 
 
-def is_terminal(status: Mapping[str, Any]) -> bool:
+def status_is_terminal(status: Mapping[str, Any]) -> bool:
+    """``resources.is_terminal`` for a status alone (a body's status being computed)."""
     return _phase(status) in resources.TERMINAL
 
 
@@ -189,7 +189,7 @@ def _bumped(status: Mapping[str, Any], **changes: Any) -> Status:
 
 
 def _require_live(status: Mapping[str, Any], wanted: str) -> None:
-    if is_terminal(status):
+    if status_is_terminal(status):
         raise errors.InvalidTransition(_phase(status), wanted)
 
 
@@ -259,10 +259,9 @@ def append_log(status: Mapping[str, Any], lines: Iterable[str]) -> Status:
 def outputs_size(outputs: Mapping[str, Any]) -> int:
     """Bytes of ``outputs`` as compact JSON; raises ``errors.SpecError`` if not JSON-able."""
     try:
-        encoded = json.dumps(outputs, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return bounds.json_size(outputs)
     except (TypeError, ValueError) as exc:
         raise errors.SpecError(f"must be JSON-serialisable ({exc})", field="outputs") from None
-    return len(encoded.encode())
 
 
 def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Status:

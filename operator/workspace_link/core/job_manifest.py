@@ -75,7 +75,7 @@ def job_labels(execution_body: resources.Body) -> dict[str, str]:
         labels.COMPONENT: COMPONENT_RUNNER,
     }
     origin_link = resources.labels(execution_body).get(labels.ORIGIN_LINK) or str(
-        (resources.status(execution_body).get("origin") or {}).get("link") or ""
+        resources.origin(execution_body).get("link") or ""
     )
     if origin_link:
         extra[labels.ORIGIN_LINK] = labels.value(origin_link)

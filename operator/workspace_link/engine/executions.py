@@ -146,7 +146,7 @@ async def request_remote_cancel(ws: workspace.Workspace, body: resources.Body) -
     Conditional on ``body``'s resourceVersion: raises ``errors.Conflict`` on a stale body.
     """
     status = resources.status(body)
-    if execution_state.is_terminal(status):
+    if execution_state.status_is_terminal(status):
         return body
     link = resources.link_status(body) or resources.LinkStatus(
         name=str(resources.spec(body).get("remoteWorkspace") or "")

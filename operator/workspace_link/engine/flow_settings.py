@@ -16,11 +16,10 @@ import re
 from typing import Any, Final
 
 from workspace_link.core import bounds, errors, labels, resources
-from workspace_link.engine import workspace
+from workspace_link.engine import updates, workspace
 
 #: A Setting is a Kubernetes object: its name is a DNS subdomain.
 _NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-MAX_CONFLICT_RETRIES: Final = 20
 
 
 def check_name(name: str) -> str:
@@ -119,16 +118,25 @@ async def _write(
     return written
 
 
+async def _write_raced(
+    ws: workspace.Workspace, name: str, body: resources.Body | None, spec: dict[str, Any]
+) -> resources.Body:
+    """``_write``, where a lost race of any kind (created, changed or deleted meanwhile) is a
+    ``errors.Conflict``: the caller re-reads and decides again."""
+    try:
+        return await _write(ws, name, body, spec)
+    except (errors.AlreadyExists, errors.NotFound) as exc:
+        raise errors.Conflict(str(exc)) from exc
+
+
 async def _update(ws: workspace.Workspace, name: str, change: Any) -> resources.Body:
     """Read, ``change(spec) -> new spec`` and write conditionally; retry on a lost race."""
-    for _ in range(MAX_CONFLICT_RETRIES):
+
+    async def attempt() -> resources.Body:
         body = await _read(ws, name)
-        new = change(resources.spec(body) if body is not None else {})
-        try:
-            return await _write(ws, name, body, new)
-        except (errors.Conflict, errors.AlreadyExists, errors.NotFound):
-            continue
-    raise errors.Conflict(f"Setting {name!r} kept changing; gave up after {MAX_CONFLICT_RETRIES} tries")
+        return await _write_raced(ws, name, body, change(resources.spec(body) if body is not None else {}))
+
+    return await updates.retry_on_conflict(attempt, what=f"Setting {name!r}")
 
 
 async def put(ws: workspace.Workspace, name: str, value: Any) -> dict[str, Any]:
@@ -173,7 +181,8 @@ async def try_lock(ws: workspace.Workspace, name: str, execution: str) -> tuple[
     """Take the lock for ``execution`` if it is free (or already its own, or its holder ended).
     Returns (acquired, holder). Conditional: of two racing executions only one gets it."""
     check_name(name)
-    for _ in range(MAX_CONFLICT_RETRIES):
+
+    async def attempt() -> tuple[bool, str | None]:
         body = await _read(ws, name)
         spec = resources.spec(body) if body is not None else {}
         holder = (spec.get("lock") or {}).get("holder")
@@ -181,13 +190,12 @@ async def try_lock(ws: workspace.Workspace, name: str, execution: str) -> tuple[
             return True, execution
         if holder and await _holder_alive(ws, str(holder)):
             return False, str(holder)
-        new = {**spec, "lock": {"holder": execution, "since": resources.timestamp()}}
-        try:
-            await _write(ws, name, body, new)
-        except (errors.Conflict, errors.AlreadyExists, errors.NotFound):
-            continue
+        await _write_raced(
+            ws, name, body, {**spec, "lock": {"holder": execution, "since": resources.timestamp()}}
+        )
         return True, execution
-    raise errors.Conflict(f"Setting {name!r} kept changing; gave up after {MAX_CONFLICT_RETRIES} tries")
+
+    return await updates.retry_on_conflict(attempt, what=f"Setting {name!r}")
 
 
 async def unlock(ws: workspace.Workspace, name: str, execution: str) -> None:

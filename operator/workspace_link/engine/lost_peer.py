@@ -43,7 +43,7 @@ async def fail_lost(ws: workspace.Workspace, *, link: str, now: datetime.datetim
 
         def change(status: dict[str, Any]) -> dict[str, Any] | None:
             nonlocal decided
-            decided = not execution_state.is_terminal(status)
+            decided = not execution_state.status_is_terminal(status)
             if not decided:
                 return None
             sent = resources.link_status({"status": status})

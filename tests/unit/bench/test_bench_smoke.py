@@ -1,6 +1,6 @@
 """The benchmarks still run: ``bench/run.py --smoke`` (tiny sizes) prints every row of its table.
 
-Figures are never asserted (DESIGN §8): only that each benchmark ran and reported, the
+Figures are never asserted (machines are noisy): only that each benchmark ran and reported, the
 embedded ones and the operator path (`bench_operator`, both operators on the emulator).
 """
 

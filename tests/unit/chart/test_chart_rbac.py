@@ -1,4 +1,4 @@
-"""The chart's RBAC keeps DESIGN §5's promises.
+"""The chart's RBAC keeps the README's security promises ("Security model").
 
 - The operator's Role grants exactly what the code calls, nothing more.
 - Only org-admin may write SyncConfigs; nothing aggregated into the built-in admin/edit roles

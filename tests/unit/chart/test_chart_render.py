@@ -22,7 +22,7 @@ from workspace_link.core import settings
 CHART = pathlib.Path(__file__).resolve().parents[3] / "charts" / "workspace-link"
 ALL_ON = pathlib.Path(__file__).with_name("values-all-on.yaml")
 
-# The floor DESIGN §2 targets, a mid version, and the newest kubernetes-validate ships.
+# The oldest Kubernetes we support (docs/install.md), a mid version, the newest kubernetes-validate has.
 K8S_VERSIONS = ["1.26.0", "1.30.0", kubernetes_validate.latest_version()]
 
 

@@ -170,7 +170,7 @@ def test_no_sequence_of_events_leaves_a_terminal_phase_and_versions_only_grow(ev
         if terminal_phase is not None:
             raise AssertionError(f"{event} changed a {terminal_phase} execution")
         status = new
-        if execution_state.is_terminal(status):
+        if execution_state.status_is_terminal(status):
             terminal_phase = resources.phase({"status": status})
     if terminal_phase is not None:
         assert resources.phase({"status": status}) == terminal_phase
