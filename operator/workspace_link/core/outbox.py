@@ -22,7 +22,6 @@ Oldest first (creation time, then name), bounded by a message count and an encod
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from typing import Any, Final
@@ -164,7 +163,8 @@ def _controlled(body: resources.Body, *, link: str) -> list[protocol.Payload]:
 
 
 def _size(payload: protocol.Payload) -> int:
-    return len(json.dumps(asdict(payload), separators=(",", ":"), default=str).encode()) + 64
+    # The payload as the wire writes it, give or take camelCase names and the message frame.
+    return bounds.json_size(asdict(payload)) + 64
 
 
 def select(
