@@ -31,6 +31,9 @@ NS_A ?= workspace-a
 NS_B ?= workspace-b
 RELEASE ?= workspace-link
 EXAMPLE := examples/two-workspaces
+# The Executions of $(EXAMPLE)/execution.yaml: `main` (hello in B), and the Engine-style
+# `fanout` (four checks in B, run_async + wait_for) and `tallies` (four tallies in B, a lock).
+EXAMPLE_EXECUTIONS := main-example fanout-example tallies-example
 LINK_OUT := .kind/link
 # The user the kind install binds to org-admin in both workspaces (tests/e2e checks it).
 ORG_ADMIN_USER ?= org-admin@example.com
@@ -118,13 +121,14 @@ link: $(STAMP)
 	kubectl -n $(NS_B) rollout status deployment/$(RELEASE) --timeout=$(WAIT_TIMEOUT)
 	kubectl -n $(NS_A) rollout status deployment/$(RELEASE) --timeout=$(WAIT_TIMEOUT)
 
+# The Flows and B's Setting first: the Executions start work as soon as they exist.
 example:
-	kubectl apply -f $(EXAMPLE)/flows.yaml
+	kubectl apply -f $(EXAMPLE)/flows.yaml -f $(EXAMPLE)/settings.yaml
 	kubectl apply -f $(EXAMPLE)/execution.yaml
 
 # Waits on the condition itself, not on a fixed sleep; prints both sides on failure.
 wait:
-	kubectl -n $(NS_A) wait execution/main-example \
+	kubectl -n $(NS_A) wait $(addprefix execution/,$(EXAMPLE_EXECUTIONS)) \
 	  --for=jsonpath='{.status.phase}'=Succeeded --timeout=$(WAIT_TIMEOUT) \
 	  || { kubectl get executions -A -o wide; kubectl -n $(NS_A) get syncconfigs -o yaml; \
 	       kubectl -n $(NS_B) logs deployment/$(RELEASE) --tail=100; exit 1; }

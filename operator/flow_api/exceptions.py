@@ -46,6 +46,9 @@ class CloudomationException(Exception):
     """Root of the errors a flow may catch."""
 
 
+#: The root's name in the Engine's documentation from version 8 on; ``FlowApiError`` is this
+#: project's name before.
+EngineException = CloudomationException
 FlowApiError = CloudomationException
 
 

@@ -548,8 +548,9 @@ class Execution:
 
     def save(self, output_value: Any = _MISSING, message: Any = _MISSING, **extra: Any) -> None:
         """Write fields of this execution: ``output_value`` (a dict merged into the outputs)
-        and ``message`` (its status message, shown when it ends). Nothing else: an unknown
-        field raises ``ExtraInputError`` and changes nothing."""
+        and ``message`` (its status message: shown at once while it runs, and the message it
+        ends with unless its end gives one). Nothing else: an unknown field raises
+        ``ExtraInputError`` and changes nothing."""
         if extra:
             raise exceptions.ExtraInputError(
                 "this.save", sorted(extra), ["output_value={...}", "message='...'"]
@@ -562,9 +563,15 @@ class Execution:
             )
         if message is not _MISSING and message is not None and not isinstance(message, str):
             raise exceptions.InvalidInputError("message", "must be a string", call="this.save")
+        body: dict[str, Any] = {}
         if output_value is not _MISSING:
-            outputs = dict(output_value)
-            answer = _call(lambda: self._api.post("/v1/outputs", {"outputs": outputs}))
+            body["outputs"] = dict(output_value)
+        if isinstance(message, str):
+            body["message"] = message
+        if body:
+            # One call: the outputs and the message are written together, or neither is.
+            answer = _call(lambda: self._api.post("/v1/outputs", body))
+            outputs = body.get("outputs") or {}
             self._outputs = dict(answer.get("outputs") or {**self._outputs, **outputs})
         if message is not _MISSING:
             self._message = message

@@ -20,7 +20,15 @@ pytestmark = pytest.mark.kind
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples"
 #: Apply order: what others refer to goes first; Executions last, as they start work.
-ORDER = {"Namespace": 0, "Secret": 1, "ConfigMap": 1, "SyncConfig": 2, "Flow": 3, "Execution": 4}
+ORDER = {
+    "Namespace": 0,
+    "Secret": 1,
+    "ConfigMap": 1,
+    "SyncConfig": 2,
+    "Flow": 3,
+    "Setting": 3,
+    "Execution": 4,
+}
 
 
 def example_dirs() -> list[pathlib.Path]:

@@ -2,7 +2,8 @@
 
 State on entry (made by `make e2e`): the chart installed in workspace-a (dials) and
 workspace-b (listens), linked by `workspace-link link --issue-ca`, and
-examples/two-workspaces' Flows and Execution `main-example` applied in workspace-a.
+examples/two-workspaces' Flows, workspace-b's Setting `tally`, and the Executions
+`main-example`, `fanout-example` and `tallies-example` applied in workspace-a.
 """
 
 from __future__ import annotations
@@ -25,20 +26,38 @@ def phase(cluster: Any, namespace: str, name: str) -> str | None:
     return proc.stdout or None
 
 
-def received_in_b(cluster: Any) -> list[dict[str, Any]]:
+def children_in_a(cluster: Any, parent: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = cluster.get(
+        "executions", "-n", cluster.ns_a, "-l", f"{labels.PARENT}={parent}"
+    )["items"]
+    return items
+
+
+def received_in_b(cluster: Any, parent: str = EXECUTION) -> list[dict[str, Any]]:
+    """B's executions started over the link for the children of ``parent`` in A."""
+    children = {c["metadata"]["name"] for c in children_in_a(cluster, parent)}
     items = cluster.get("executions", "-n", cluster.ns_b)["items"]
-    return [e for e in items if (e.get("status", {}).get("origin") or {}).get("link") == "link-to-a"]
+    return [
+        e
+        for e in items
+        if (origin := e.get("status", {}).get("origin") or {}).get("link") == "link-to-a"
+        and origin.get("name") in children
+    ]
+
+
+def ended(cluster: Any, name: str) -> dict[str, Any]:
+    """An example's execution in A, once terminal."""
+    cluster.wait_until(
+        f"execution {name} to end",
+        lambda: phase(cluster, cluster.ns_a, name) in {"Succeeded", "Failed", "Cancelled"},
+    )
+    body: dict[str, Any] = cluster.get("execution", name, "-n", cluster.ns_a)
+    return body
 
 
 @pytest.fixture(scope="module")
 def finished(cluster: Any) -> dict[str, Any]:
-    """The example's execution in A, once terminal."""
-    cluster.wait_until(
-        f"execution {EXECUTION} to end",
-        lambda: phase(cluster, cluster.ns_a, EXECUTION) in {"Succeeded", "Failed", "Cancelled"},
-    )
-    body: dict[str, Any] = cluster.get("execution", EXECUTION, "-n", cluster.ns_a)
-    return body
+    return ended(cluster, EXECUTION)
 
 
 def test_the_example_succeeds_with_the_childs_outputs_in_the_caller(
@@ -47,7 +66,7 @@ def test_the_example_succeeds_with_the_childs_outputs_in_the_caller(
     status = finished["status"]
     assert status["phase"] == "Succeeded", status
     assert status.get("message") == "all done"
-    children = cluster.get("executions", "-n", cluster.ns_a, "-l", f"{labels.PARENT}={EXECUTION}")["items"]
+    children = children_in_a(cluster, EXECUTION)
     assert len(children) == 1, children
     (child,) = children
     assert child["spec"]["remoteWorkspace"] == "link-to-b"
@@ -67,6 +86,37 @@ def test_the_remote_workspace_shows_the_execution_and_its_script_but_no_flow(
     assert "flow" not in remote["spec"]
     assert remote["status"]["phase"] == "Succeeded"
     assert cluster.get("flows", "-n", cluster.ns_b)["items"] == []
+
+
+def test_the_engine_style_fanout_runs_its_four_checks_in_b_and_gathers_their_outputs(cluster: Any) -> None:
+    status = ended(cluster, "fanout-example")["status"]
+    assert status["phase"] == "Succeeded", status
+    assert status["message"] == "4 checks done"
+    assert status["outputs"] == {"squares": [0, 1, 4, 9], "statuses": ["ENDED_SUCCESS"] * 4}
+    children = children_in_a(cluster, "fanout-example")
+    assert len(children) == 4, children
+    assert all(c["spec"]["remoteWorkspace"] == "link-to-b" for c in children)
+    assert sorted(c["status"]["outputs"]["square"] for c in children) == [0, 1, 4, 9]
+    assert {c["status"]["outputs"]["workspace"] for c in children} == {cluster.ns_b}
+    received = received_in_b(cluster, "fanout-example")
+    assert len(received) == 4, received
+    assert all(r["status"]["phase"] == "Succeeded" and "flow" not in r["spec"] for r in received)
+    assert all('this.save(output_value={"square"' in r["spec"]["script"] for r in received)
+
+
+def test_the_tallies_count_in_b_s_setting_under_its_lock(cluster: Any) -> None:
+    status = ended(cluster, "tallies-example")["status"]
+    assert status["phase"] == "Succeeded", status
+    # Each of the four children saw a different count: the lock kept the read-modify-writes apart.
+    assert status["outputs"] == {"counts": [1, 2, 3, 4]}, status
+    assert status["message"] == "counted 4 in link-to-b"
+    assert {c["status"]["outputs"]["workspace"] for c in children_in_a(cluster, "tallies-example")} == {
+        cluster.ns_b
+    }
+    # The Setting lives in B (where the children ran); A has none, and no lock is left held.
+    tally = cluster.get("settings.workspacelink.io", "tally", "-n", cluster.ns_b)
+    assert "lock" not in tally["spec"], tally
+    assert cluster.get("settings.workspacelink.io", "-n", cluster.ns_a)["items"] == []
 
 
 def test_the_remote_job_ran_without_a_service_account_token(cluster: Any, finished: dict[str, Any]) -> None:

@@ -1,16 +1,19 @@
 """``workspace-link demo``: the product working in one command, on a laptop with no cluster.
 
-Why it exists: a newcomer should see a flow in one workspace run its child in another over a
-real link before reading anything. So nothing here is simulated: two ``embedded``
-workspaces (the operator's core over an in-memory store and local runner processes) are
-linked over HTTPS on 127.0.0.1 with certificate verification on and RSA-signed messages, with
-the very objects ``workspace-link link --issue-ca`` writes (``manifests.link_manifests``).
-A dials B; B's sync listener serves TLS.
+Why it exists: a newcomer should see a flow written for the Engine in one workspace fan out
+children into another over a real link before reading anything. So nothing here is
+simulated: two ``embedded`` workspaces (the operator's core over an in-memory store and local
+runner processes) are linked over HTTPS on 127.0.0.1 with certificate verification on and
+RSA-signed messages, with the very objects ``workspace-link link --issue-ca`` writes
+(``manifests.link_manifests``). A dials B; B's sync listener serves TLS.
 
-What it shows is read from the stores, as an admin would read ``kubectl get``: a watch on
-both workspaces prints each step as it happens (with the seconds since start), and a summary
-at the end reads both executions, the script as B sees it, the child's outputs as A sees
-them, and B's Flows (none: only the script travels).
+The flow is ``examples/flows/fanout.py``, unchanged Engine style: four ``check`` children made
+with ``run=False`` in the workspace linked by its input ``remote``, started with
+``run_async()`` and waited for together with ``this.wait_for``. What the demo shows is read
+from the stores, as an admin would read ``kubectl get``: a watch on both workspaces prints
+each step as it happens (with the seconds since start), and a summary at the end reads every
+execution on both sides, the script as B sees it, the outputs as A sees them, and B's Flows
+(none: only the script travels).
 
 Choices a reader may question:
 
@@ -20,6 +23,8 @@ Choices a reader may question:
   install), so editing an example changes what the demo runs; an installed wheel has no
   ``examples/``, so a built-in copy of the two scripts is used (a test keeps it identical to
   the files). The first lines of output say which.
+- The summary judges phases only (every execution Succeeded, one run in B per child, no Flow
+  in B), never the flows' outputs: an edited example is shown as it behaves.
 - The throwaway CA, the serving key and the runner logs live in a private temporary
   directory removed on exit.
 """
@@ -56,7 +61,10 @@ A_NAMESPACE: Final = "workspace-a"
 B_NAMESPACE: Final = "workspace-b"
 A_CONFIG: Final = manifests.DEFAULT_NAME_A  # link-to-b: A dials B
 B_CONFIG: Final = manifests.DEFAULT_NAME_B  # link-to-a: B listens
-EXECUTION_NAME: Final = "main-demo"
+EXECUTION_NAME: Final = "fanout-demo"
+PARENT_FLOW: Final = "fanout"
+#: The parent's inputs: its children go to the workspace linked by A's SyncConfig link-to-b.
+PARENT_INPUTS: Final = {"remote": A_CONFIG}
 LISTENER_HOSTS: Final = ("127.0.0.1", "localhost")
 
 _EXAMPLES: Final = Path(__file__).resolve().parents[3] / "examples" / "flows"
@@ -72,31 +80,47 @@ class Flow:
 # The built-in copy, for installs without ``examples/`` (tests pin it to examples/flows/*.py).
 BUILTIN_FLOWS: Final = (
     Flow(
-        name="hello",
-        description="Greets `name` and saves the greeting as the output `greeting`.",
-        script="""\
+        name="check",
+        description="One check",
+        script='''\
+"""One check: squares its input `i`; ends ENDED_ERROR when `fail` is set, as a failing child."""
+
 import flow_api
 
 
-def handler(system: flow_api.System, this: flow_api.Execution, inputs: dict):
-    greeting = f"hello, {inputs.get('name', 'world')}"
-    this.log(greeting)
-    this.save(output_value={"greeting": greeting})
-    return this.success(greeting)
-""",
+def handler(system: flow_api.System, this: flow_api.Execution):
+    i = this.get("input_value")["i"]
+    this.log("checking", i=i, workspace=system.get_env_name())
+    if this.get("input_value").get("fail"):
+        return this.end("error", f"check {i} failed")
+    this.save(output_value={"square": i * i, "workspace": system.get_env_name()})
+    return this.success(f"check {i} passed")
+''',
     ),
     Flow(
-        name="main",
-        description="Runs `hello` in the workspace linked by link-to-b and logs what it said.",
-        script="""\
+        name="fanout",
+        description=(
+            "Fans out four checks (into the workspace linked by the input `remote`, when given), "
+            "starts them together and waits for all"
+        ),
+        script='''\
+"""Fans out four checks (into the workspace linked by the input `remote`, when given), starts
+them together and waits for all: the Engine's run=False, run_async and wait_for."""
+
 import flow_api
 
 
-def handler(system: flow_api.System, this: flow_api.Execution, inputs: dict):
-    child = this.flow("hello", remote_workspace_name="link-to-b", inputs={"name": "x"})
-    this.log("remote said", child.get("output_value"))
-    return this.success("all done")
-""",
+def handler(system: flow_api.System, this: flow_api.Execution):
+    remote = this.get("input_value").get("remote")
+    tasks = [this.flow("check", i=i, run=False, remote_workspace_name=remote) for i in range(4)]
+    for task in tasks:
+        task.run_async()
+    this.wait_for(*tasks)
+    squares = [task.get("output_value")["square"] for task in tasks]
+    statuses = [task.get("status") for task in tasks]
+    this.save(output_value={"squares": squares, "statuses": statuses})
+    return this.success(f"{len(tasks)} checks done")
+''',
     ),
 )
 
@@ -116,6 +140,10 @@ class DemoFailed(Exception):
     """An expected way for the demo to fail: one line for the person, no traceback."""
 
 
+def _json(value: object) -> str:
+    return json.dumps(value)
+
+
 # -- what happened, and when -------------------------------------------------------------------
 @dataclasses.dataclass
 class _Seen:
@@ -133,8 +161,10 @@ class _Progress:
         self.t0 = time.monotonic()
         self.steps: set[str] = set()
         self.seen: dict[tuple[str, str], _Seen] = {}
-        self.child: str | None = None
-        self.remote: str | None = None
+        #: The parent's children in A, in the order they were created, with their inputs.
+        self.children: dict[str, dict[str, object]] = {}
+        #: B's executions, each with the child in A it was started for (its origin).
+        self.remotes: dict[str, str] = {}
         self.connected = False
         self.finished = asyncio.Event()
 
@@ -163,19 +193,10 @@ class _Progress:
             f"(B's certificate verified by A, A's signature verified by B{detail})",
         )
 
-    def start_sent(self) -> None:
-        if self.child is not None:
-            self.link_up()
-            self.once(
-                "sent", f"A -> B: start of {self.child} sent: hello's script and inputs, one signed POST"
-            )
-
     # -- A's link reports every successful exchange here (link.Observer) --------------------
     def exchanged(self, config: str, result: exchange.ExchangeResult) -> None:
         peer = result.peer
         self.link_up(f"; B's key {peer.key_id[:20]}...")
-        if result.sent:
-            self.start_sent()
         if self.verbose and (result.sent or result.received or result.acks_sent or result.acks_received):
             self.say(
                 f"  exchange {config}: sent {result.sent} message(s) and {result.acks_sent} ack(s), "
@@ -202,24 +223,25 @@ class _Progress:
         if name == EXECUTION_NAME:
             if phase == resources.RUNNING and seen.running is None:
                 seen.running = self.elapsed()
-                self.say(f"A: {name} Running (a local runner process runs flow main)")
+                self.say(f"A: {name} Running (a local runner process runs flow {PARENT_FLOW})")
         elif spec.get("parent") == EXECUTION_NAME and spec.get("remoteWorkspace"):
-            if self.child is None:
-                self.child = name
+            if name not in self.children:
+                inputs = dict(spec.get("inputs") or {})
+                self.children[name] = inputs
                 self.say(
-                    f"A: {EXECUTION_NAME} asked for flow {spec.get('flow')} in {spec['remoteWorkspace']}: "
-                    f"child Execution {name}"
+                    f"A: {EXECUTION_NAME} started child {name}: flow {spec.get('flow')} "
+                    f"in {spec['remoteWorkspace']}, inputs {_json(inputs)}"
                 )
             link = status.get("link") or {}
-            if int(link.get("acknowledgedVersion") or 0) >= 1:
-                self.once("acked", f"A: B acknowledged the start; B calls it {link.get('remoteName')}")
+            if self.verbose and int(link.get("acknowledgedVersion") or 0) >= 1:
+                self.once(f"acked {name}", f"A: B acknowledged {name}; B calls it {link.get('remoteName')}")
         if phase in resources.TERMINAL and seen.ended is None:
             seen.ended = self.elapsed()
-            if name == self.child:
-                outputs = json.dumps(status.get("outputs") or {})
+            outputs = _json(status.get("outputs") or {})
+            if name in self.children:
                 self.say(f"A: result back from B: {name} {phase}, outputs {outputs}")
             elif name == EXECUTION_NAME:
-                self.say(f"A: {name} {phase}: {status.get('message', '')}")
+                self.say(f"A: {name} {phase}: {status.get('message', '')}; outputs {outputs}")
                 self.finished.set()
 
     def on_b(self, event: store.WatchEvent) -> None:
@@ -231,9 +253,16 @@ class _Progress:
         phase = resources.phase(body)
         if seen.created is None:
             seen.created = self.elapsed()
-            self.remote = name
-            self.start_sent()
-            self.say(f"B: Execution {name} created from the link (inline script, no Flow object)")
+            self.link_up()
+        # The origin (the child in A it was started for) is written right after the create.
+        origin = (resources.status(body).get("origin") or {}).get("name")
+        if origin or phase != resources.PENDING:
+            self.remotes.setdefault(name, str(origin or "?"))
+            self.once(
+                f"arrived {name}",
+                f"A -> B: start of {self.remotes[name]} arrived over the link; "
+                f"B created Execution {name} (the script inline, no Flow object)",
+            )
         if phase == resources.RUNNING and seen.running is None:
             seen.running = self.elapsed()
             self.say(f"B: {name} Running (a local runner process runs the received script)")
@@ -330,25 +359,28 @@ async def _run_example(demo: _Demo, progress: _Progress, *, seconds: float) -> r
     progress.say(f"A: Flows {' and '.join(f.name for f in flows)} created from {source}")
     progress.stamp("A", EXECUTION_NAME).created = progress.elapsed()
     await demo.a.store.create(
-        resources.EXECUTION, {"metadata": {"name": EXECUTION_NAME}, "spec": {"flow": "main", "inputs": {}}}
+        resources.EXECUTION,
+        {"metadata": {"name": EXECUTION_NAME}, "spec": {"flow": PARENT_FLOW, "inputs": dict(PARENT_INPUTS)}},
     )
-    progress.say(f"A: Execution {EXECUTION_NAME} created (flow main)")
+    progress.say(f"A: Execution {EXECUTION_NAME} created (flow {PARENT_FLOW}, inputs {_json(PARENT_INPUTS)})")
     try:
         await asyncio.wait_for(progress.finished.wait(), seconds)
     except TimeoutError:
         raise DemoFailed(_timeout_reason(progress, seconds)) from None
-    # The parent ends after its child: by then A holds the child's final status. B's own
-    # execution ended before it reported, so both are already terminal here.
+    # The parent ends after its children: by then A holds their final statuses. B's own
+    # executions ended before they reported, so all are already terminal here.
     return await demo.a.store.get(resources.EXECUTION, EXECUTION_NAME)
 
 
 def _timeout_reason(progress: _Progress, timeout: float) -> str:
+    arrived = set(progress.remotes.values())
+    missing = [child for child in progress.children if child not in arrived]
     if "link-up" not in progress.steps:
         waiting = "the link never came up (A could not complete an exchange with B)"
-    elif progress.child is None:
-        waiting = f"{EXECUTION_NAME} never asked for its child"
-    elif progress.remote is None:
-        waiting = f"B never received the start of {progress.child}"
+    elif not progress.children:
+        waiting = f"{EXECUTION_NAME} never started a child"
+    elif missing:
+        waiting = f"B never received the start of {', '.join(missing)}"
     else:
         waiting = f"{EXECUTION_NAME} did not finish"
     return f"timed out after {timeout:.0f} s: {waiting}"
@@ -378,30 +410,69 @@ def _line(out: TextIO, label: str, body: resources.Body, seen: _Seen | None, ext
         out.write(f"            {extra}\n")
 
 
+def _about(body: resources.Body) -> str:
+    spec = resources.spec(body)
+    return f"flow {spec.get('flow')}, inputs {_json(spec.get('inputs') or {})}"
+
+
+def _overlap(progress: _Progress, names: list[str]) -> str:
+    """Whether B's runs ran side by side, from the times the watch saw (honest either way)."""
+    seen = [progress.seen.get(("B", name)) or _Seen() for name in names]
+    started = [s.running for s in seen if s.running is not None]
+    ended = [s.ended for s in seen if s.ended is not None]
+    if len(names) < 2 or len(started) < len(names) or len(ended) < len(names):
+        return ""
+    if max(started) < min(ended):
+        return (
+            f"  B ran all {len(names)} at once: the last was Running at {max(started):.2f}s, "
+            f"before the first ended at {min(ended):.2f}s.\n"
+        )
+    return (
+        f"  B's {len(names)} runs did not all overlap "
+        f"(Running from {min(started):.2f}s to {max(started):.2f}s).\n"
+    )
+
+
 async def _summary(demo: _Demo, progress: _Progress, parent: resources.Body) -> int:
     out = progress.out
     a_store, b_store = demo.a.store, demo.b.store
     out.write("\nSummary\n")
-    _line(out, "A parent", parent, progress.seen.get(("A", EXECUTION_NAME)))
-    child = await a_store.get(resources.EXECUTION, progress.child) if progress.child else None
-    received = await b_store.list(resources.EXECUTION)
-    remote = received[0] if len(received) == 1 else None
-    ok = resources.phase(parent) == resources.SUCCEEDED
-    if child is not None:
+    problems: list[tuple[str, resources.Body]] = []
+
+    def judge(label: str, body: resources.Body) -> None:
+        if resources.phase(body) != resources.SUCCEEDED:
+            problems.append((label, body))
+
+    _line(
+        out,
+        "A parent",
+        parent,
+        progress.seen.get(("A", EXECUTION_NAME)),
+        _about(parent),
+    )
+    judge(EXECUTION_NAME, parent)
+    children = [await a_store.get(resources.EXECUTION, name) for name in progress.children]
+    for child in children:
+        name = resources.name(child)
         link = resources.status(child).get("link") or {}
         _line(
             out,
             "A child",
             child,
-            progress.seen.get(("A", resources.name(child))),
-            f"flow {resources.spec(child).get('flow')}, sent over {link.get('name')}, "
-            f"B's name {link.get('remoteName')}",
+            progress.seen.get(("A", name)),
+            f"{_about(child)}, sent over {link.get('name')}, B's name {link.get('remoteName')}",
         )
-        ok = ok and resources.phase(child) == resources.SUCCEEDED
-    else:
+        judge(f"the child {name} in A", child)
+    if not children:
         out.write("  A child   none was created\n")
-        ok = False
-    if remote is not None:
+    order = {name: index for index, name in enumerate(progress.children)}
+
+    def by_child(body: resources.Body) -> tuple[int, str]:
+        origin = str((resources.status(body).get("origin") or {}).get("name") or "")
+        return order.get(origin, len(order)), resources.name(body)
+
+    received = sorted(await b_store.list(resources.EXECUTION), key=by_child)
+    for remote in received:
         origin = resources.status(remote).get("origin") or {}
         _line(
             out,
@@ -410,39 +481,54 @@ async def _summary(demo: _Demo, progress: _Progress, parent: resources.Body) -> 
             progress.seen.get(("B", resources.name(remote))),
             f"origin: {origin.get('workspace')}/{origin.get('name')} over B's {origin.get('link')}",
         )
-        ok = ok and resources.phase(remote) == resources.SUCCEEDED
-        out.write(f"\n  The script as B sees it (spec.script of {resources.name(remote)}):\n")
-        script = str(resources.spec(remote).get("script") or "")
+        judge(f"B's execution {resources.name(remote)}", remote)
+    ok = bool(children) and len(received) == len(children) and not problems
+    if len(received) != len(children):
+        out.write(
+            f"  B holds {len(received)} Execution(s) for {len(children)} child(ren) in A "
+            "(expected one each)\n"
+        )
+    out.write(_overlap(progress, [resources.name(r) for r in received]))
+
+    scripts = {str(resources.spec(remote).get("script") or "") for remote in received}
+    if received:
+        first = resources.name(received[0])
+        same = f", the same in all {len(received)}" if len(scripts) == 1 and len(received) > 1 else ""
+        out.write(f"\n  The script as B sees it (spec.script of {first}{same}):\n")
+        script = str(resources.spec(received[0]).get("script") or "")
         out.write("".join(f"    | {line}".rstrip() + "\n" for line in script.splitlines()))
-    else:
-        out.write(f"  B remote  expected one Execution in B, found {len(received)}\n")
-        ok = False
-    if child is not None:
-        outputs = json.dumps(resources.status(child).get("outputs") or {})
-        out.write(f"\n  The child's outputs as A sees them: {outputs}\n")
+        if len(scripts) > 1:
+            out.write(f"  ({len(scripts)} different scripts arrived in B; only the first is shown)\n")
+
+    out.write("\n  The outputs as A sees them:\n")
+    width = max([len(resources.name(body)) for body in [parent, *children]])
+    for body in [*children, parent]:
+        outputs = _json(resources.status(body).get("outputs") or {})
+        out.write(f"    {resources.name(body):<{width}}  {outputs}\n")
+
     b_flows = await b_store.list(resources.FLOW)
     if b_flows:
-        out.write(f"  Flows in B: {', '.join(resources.name(f) for f in b_flows)} (expected none)\n")
+        out.write(f"\n  Flows in B: {', '.join(resources.name(f) for f in b_flows)} (expected none)\n")
         ok = False
     else:
         a_flows = ", ".join(resources.name(f) for f in await a_store.list(resources.FLOW))
-        out.write(f"  Flows in B: none. Only the script travelled; the Flow objects stay in A ({a_flows}).\n")
+        out.write(
+            f"\n  Flows in B: none. Only the script travelled; the Flow objects stay in A ({a_flows}).\n"
+        )
     out.flush()
     if not ok:
-        raise DemoFailed(_failure(parent, child, remote))
+        raise DemoFailed(_failure(problems))
     return 0
 
 
-def _failure(parent: resources.Body, child: resources.Body | None, remote: resources.Body | None) -> str:
-    for label, body in (("B's execution", remote), ("the child in A", child), (EXECUTION_NAME, parent)):
-        if body is not None and resources.phase(body) != resources.SUCCEEDED:
-            status = resources.status(body)
-            tail = status.get("logTail") or []
-            last = f"; last log line: {tail[-1]}" if tail else ""
-            return (
-                f"{label} ended {resources.phase(body)}: "
-                f"{status.get('reason', '')}: {status.get('message', '')}{last}"
-            )
+def _failure(problems: list[tuple[str, resources.Body]]) -> str:
+    # The deepest failure first: B's run explains its child in A, which explains the parent.
+    for label, body in sorted(problems, key=lambda item: not item[0].startswith("B's")):
+        status = resources.status(body)
+        tail = status.get("logTail") or []
+        last = f"; last log line: {tail[-1]}" if tail else ""
+        why = f"{status.get('reason', '')}: {status.get('message', '')}"
+        return f"{label} ended {resources.phase(body)}: {why}{last}"
     return "the example did not produce what was expected (see the summary above)"
 
 

@@ -281,3 +281,12 @@ def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Statu
             field="outputs",
         )
     return _bumped(status, outputs=merged)
+
+
+def save_message(status: Mapping[str, Any], message: str) -> Status:
+    """Set the status message while the execution runs (``this.save(message=...)``): what
+    ``kubectl get`` and a waiting parent read until the end writes its own."""
+    _require_live(status, "given a message")
+    if not isinstance(message, str):
+        raise errors.SpecError("must be a string", field="message")
+    return _bumped(status, message=truncate(message))

@@ -1,10 +1,10 @@
 """What a runner may do to its own execution: the operations the runner API exposes.
 
 The runner API (``adapters.http.runner_api``) authenticates the runner by its token and calls
-these with the runner's execution: append to the log tail (``log``), merge outputs (``save``),
-report the end (``end``) and start a child (``start_child``). Every write is a conditional
-status update (``executions.update_status``); every limit is ``core.bounds``'s, the same the
-CRDs and the protocol enforce.
+these with the runner's execution: append to the log tail (``log``), merge outputs and set the
+status message (``save``), report the end (``end``) and start a child (``start_child``). Every
+write is a conditional status update (``executions.update_status``); every limit is
+``core.bounds``'s, the same the CRDs and the protocol enforce.
 """
 
 from __future__ import annotations
@@ -22,11 +22,22 @@ async def log(ws: workspace.Workspace, name: str, lines: Iterable[str]) -> None:
     await executions.update_status(ws, name, lambda status: execution_state.append_log(status, items))
 
 
-async def save(ws: workspace.Workspace, name: str, outputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge outputs; return all saved outputs. Raises ``errors.SpecError`` (field ``outputs``)."""
-    written = await executions.update_status(
-        ws, name, lambda status: execution_state.save_outputs(status, outputs)
-    )
+async def save(
+    ws: workspace.Workspace, name: str, outputs: Mapping[str, Any], *, message: str | None = None
+) -> dict[str, Any]:
+    """Merge outputs and, when given, set the status message, in one write; return all saved
+    outputs. Raises ``errors.SpecError`` (field ``outputs`` or ``message``)."""
+
+    def change(status: dict[str, Any]) -> dict[str, Any]:
+        if message is None:
+            return execution_state.save_outputs(status, outputs)
+        # One version step for one call: outputs (if any) and the message together.
+        with_outputs = execution_state.save_outputs(status, outputs) if outputs else status
+        new = execution_state.save_message(with_outputs, message)
+        new["version"] = execution_state.version(status) + 1
+        return new
+
+    written = await executions.update_status(ws, name, change)
     return dict(resources.status(written).get("outputs") or {})
 
 

@@ -24,7 +24,7 @@ def _id(item: tuple[pathlib.Path, dict[str, Any]]) -> str:
 
 
 def test_the_examples_cover_every_kind_of_ours() -> None:
-    assert {d["kind"] for _, d in OURS} == {"SyncConfig", "Flow", "Execution"}
+    assert {d["kind"] for _, d in OURS} == {"SyncConfig", "Flow", "Execution", "Setting"}
 
 
 @pytest.mark.parametrize("item", OURS, ids=[_id(i) for i in OURS])
@@ -57,6 +57,28 @@ def test_main_calls_hello_over_the_link() -> None:
     # A dials B at the path of B's config name.
     assert link["spec"]["remoteUrl"].endswith("/api/latest/sync_config/link-to-a/sync")
     assert by_name["SyncConfig", "link-to-a"]["metadata"]["namespace"] == "workspace-b"
+
+
+def test_the_engine_style_examples_send_their_children_over_the_link() -> None:
+    by_name = {(d["kind"], d["metadata"]["name"]): d for _, d in OURS}
+    for execution, flow in (("fanout-example", "fanout"), ("tallies-example", "tallies")):
+        spec = by_name["Execution", execution]["spec"]
+        assert (spec["flow"], spec["inputs"]) == (flow, {"remote": "link-to-b"})
+        assert "remote_workspace_name=remote" in by_name["Flow", flow]["spec"]["script"]
+    # The tally children run in workspace-b, so the Setting they count in is workspace-b's.
+    tally = by_name["Setting", "tally"]
+    assert (tally["metadata"]["namespace"], tally["spec"]["value"]) == ("workspace-b", 0)
+    assert 'system.setting("tally")' in by_name["Flow", "tally"]["spec"]["script"]
+
+
+def test_make_wait_waits_for_every_example_execution() -> None:
+    makefile = (wl_crd_schema.ROOT / "Makefile").read_text()
+    (line,) = [line for line in makefile.splitlines() if line.startswith("EXAMPLE_EXECUTIONS :=")]
+    executions = {d["metadata"]["name"] for _, d in OURS if d["kind"] == "Execution"}
+    assert set(line.split(":=", 1)[1].split()) == executions
+    example = makefile.split("\nexample:\n", 1)[1].split("\n\n", 1)[0]
+    applied = {f"{name}.yaml" for name in ("flows", "settings", "execution")}
+    assert all(f"$(EXAMPLE)/{name}" in example for name in applied), example
 
 
 # --- objects the API server must refuse -------------------------------------------------------

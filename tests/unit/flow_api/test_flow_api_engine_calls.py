@@ -22,11 +22,14 @@ def test_save_refuses_a_field_an_execution_does_not_have() -> None:
         this().save(output_value=["not", "a", "dict"])
 
 
-def test_save_message_is_kept_for_the_end_without_a_call() -> None:
+def test_save_refuses_a_message_that_is_not_a_string_and_clears_one_without_a_call() -> None:
+    # A string message is written at once (tests/integration/executions: it shows while the
+    # execution runs); these two never reach the workspace.
+    with pytest.raises(flow_api.InvalidInputError, match=r"argument 'message' must be a string"):
+        this().save(message=42)
     execution = this()
-    execution.save(message="half way")
-    assert execution.get("message") == "half way"
-    assert execution.saved_message == "half way"
+    execution.save(message=None)
+    assert execution.get("message") is None and execution.saved_message is None
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ EXPECTED = {
     "CloudomationException",
     "DependencyFailedError",
     "DependencyTimeoutError",
+    "EngineException",
     "Execution",
     "ExecutionCancel",
     "ExecutionError",
@@ -77,6 +78,7 @@ def test_errors_a_flow_may_catch_are_exceptions() -> None:
 
 def test_the_engine_tree_and_the_older_names() -> None:
     assert flow_api.FlowApiError is flow_api.CloudomationException
+    assert flow_api.EngineException is flow_api.CloudomationException
     assert flow_api.LifecycleSuccess is flow_api.ExecutionSuccess
     assert flow_api.LifecycleError is flow_api.ExecutionError
     assert flow_api.LifecycleCancel is flow_api.ExecutionCancel

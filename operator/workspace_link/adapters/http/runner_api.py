@@ -176,10 +176,13 @@ async def _post_outputs(request: web.Request) -> web.Response:
     ws = request.app[_WS_KEY]
     me = await _authenticate(request)
     data = await _json_body(request)
-    outputs = data.get("outputs")
+    outputs = data.get("outputs", {})
+    message = data.get("message")
     if not isinstance(outputs, dict):
         raise HttpRefusal(400, "outputs: must be an object")
-    merged = await runner_calls.save(ws, resources.name(me), outputs)
+    if message is not None and not isinstance(message, str):
+        raise HttpRefusal(400, "message: must be a string")
+    merged = await runner_calls.save(ws, resources.name(me), outputs, message=message)
     return web.json_response({"outputs": merged})
 
 
