@@ -232,7 +232,7 @@ class _Progress:
                     f"A: {EXECUTION_NAME} started child {name}: flow {spec.get('flow')} "
                     f"in {spec['remoteWorkspace']}, inputs {_json(inputs)}"
                 )
-            link = status.get("link") or {}
+            link = resources.link_status(body)
             if self.verbose and int(link.get("acknowledgedVersion") or 0) >= 1:
                 self.once(f"acked {name}", f"A: B acknowledged {name}; B calls it {link.get('remoteName')}")
         if phase in resources.TERMINAL and seen.ended is None:
@@ -255,7 +255,7 @@ class _Progress:
             seen.created = self.elapsed()
             self.link_up()
         # The origin (the child in A it was started for) is written right after the create.
-        origin = (resources.status(body).get("origin") or {}).get("name")
+        origin = resources.origin(body).get("name")
         if origin or phase != resources.PENDING:
             self.remotes.setdefault(name, str(origin or "?"))
             self.once(
@@ -454,7 +454,7 @@ async def _summary(demo: _Demo, progress: _Progress, parent: resources.Body) -> 
     children = [await a_store.get(resources.EXECUTION, name) for name in progress.children]
     for child in children:
         name = resources.name(child)
-        link = resources.status(child).get("link") or {}
+        link = resources.link_status(child)
         _line(
             out,
             "A child",
@@ -468,12 +468,12 @@ async def _summary(demo: _Demo, progress: _Progress, parent: resources.Body) -> 
     order = {name: index for index, name in enumerate(progress.children)}
 
     def by_child(body: resources.Body) -> tuple[int, str]:
-        origin = str((resources.status(body).get("origin") or {}).get("name") or "")
+        origin = str(resources.origin(body).get("name") or "")
         return order.get(origin, len(order)), resources.name(body)
 
     received = sorted(await b_store.list(resources.EXECUTION), key=by_child)
     for remote in received:
-        origin = resources.status(remote).get("origin") or {}
+        origin = resources.origin(remote)
         _line(
             out,
             "B remote",
