@@ -12,5 +12,5 @@ def handler(system: flow_api.System, this: flow_api.Execution):
         tally.save(value=count + 1)
     finally:
         tally.release()
-    system.setting("tally-runs").list_append(this.get("name"))
+    system.setting("tally_runs").list_append(this.get("name"))
     this.save(output_value={"count": count + 1, "workspace": system.get_env_name()})

@@ -15,6 +15,7 @@ import json
 import math
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any, Final, NoReturn
 
@@ -349,7 +350,8 @@ class Setting:
         self.release()
 
     def _path(self, suffix: str = "") -> str:
-        return f"/v1/settings/{self.name}{suffix}"
+        # Engine names are free text: a space or a '?' must reach the runner API as part of the name.
+        return f"/v1/settings/{urllib.parse.quote(self.name, safe='')}{suffix}"
 
     def _read(self) -> dict[str, Any]:
         return _call(lambda: self._api.get(self._path()))

@@ -44,3 +44,20 @@ def job_name(execution_name: str) -> str:
     if len(execution_name) <= 52:
         return execution_name
     return f"wl-job-{_digest(execution_name)}"
+
+
+_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def setting_object_name(name: str) -> str:
+    """The Setting object holding the setting a flow calls ``name``.
+
+    Engine flows name settings freely (``notification_emails``); a Kubernetes name is a DNS
+    subdomain. A name that already is one is used as it is (so ``kubectl get setting counter``
+    finds it); any other becomes a readable slug plus a digest of the exact name, so two names
+    that slug alike (``a_b``, ``a-b``) never share an object.
+    """
+    if _SUBDOMAIN.match(name):
+        return name
+    slug = _DNS_LABEL.sub("-", name.lower()).strip("-")[:200].strip("-") or "setting"
+    return f"{slug}-{_digest('setting', name, length=10)}"

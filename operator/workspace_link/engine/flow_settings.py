@@ -15,18 +15,20 @@ import copy
 import re
 from typing import Any, Final
 
-from workspace_link.core import bounds, errors, labels, resources
+from workspace_link.core import bounds, errors, labels, naming, resources
 from workspace_link.engine import updates, workspace
 
-#: A Setting is a Kubernetes object: its name is a DNS subdomain.
-_NAME: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+#: What a flow may call a setting: any text a path segment carries, without control characters.
+_FORBIDDEN: Final = re.compile(r"[\x00-\x1f\x7f/]")
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or len(name) > bounds.MAX_NAME_CHARS or not _NAME.match(name):
+    """A setting's name as flows write it (the Engine's names are free text, ``notification_emails``);
+    ``naming.setting_object_name`` maps it to the object that holds it."""
+    if not isinstance(name, str) or not 1 <= len(name) <= bounds.MAX_NAME_CHARS or _FORBIDDEN.search(name):
         raise errors.SpecError(
-            f"{name!r} is not a Setting name: lowercase letters, digits, '-' and '.', "
-            f"at most {bounds.MAX_NAME_CHARS} characters",
+            f"{name[:64]!r} is not a setting name: 1 to {bounds.MAX_NAME_CHARS} characters,"
+            " no '/' and no control characters",
             field="name",
         )
     return name
@@ -78,10 +80,16 @@ def view(body: resources.Body | None, name: str) -> dict[str, Any]:
 
 
 async def _read(ws: workspace.Workspace, name: str) -> resources.Body | None:
+    """The Setting holding ``name`` (a flow's name for it), or None."""
     try:
-        return await ws.store.get(resources.SETTING, name)
+        body = await ws.store.get(resources.SETTING, naming.setting_object_name(name))
     except errors.NotFound:
         return None
+    held = resources.spec(body).get("name")
+    if held is not None and held != name:
+        # A hand-made Setting that happens to carry the derived name of another.
+        raise errors.SpecError(f"Setting {resources.name(body)!r} holds {held!r}, not {name!r}", field="name")
+    return body
 
 
 async def get(ws: workspace.Workspace, name: str) -> dict[str, Any]:
@@ -97,20 +105,22 @@ async def _write(
 ) -> resources.Body:
     """Create the Setting, or patch ``body``'s spec into ``spec``, conditionally on ``body``."""
     if body is None:
+        object_name = naming.setting_object_name(name)
         written = await ws.store.create(
             resources.SETTING,
             {
                 "apiVersion": labels.API_VERSION,
                 "kind": resources.SETTING,
-                "metadata": {"name": name, "labels": labels.managed()},
-                "spec": spec,
+                "metadata": {"name": object_name, "labels": labels.managed()},
+                # The flow's own name, kept where the object's name had to differ from it.
+                "spec": {**spec, "name": name} if object_name != name else spec,
             },
         )
     else:
         patch = _merge_patch(resources.spec(body), spec)
         written = await ws.store.patch(
             resources.SETTING,
-            name,
+            resources.name(body),
             {"spec": patch},
             resource_version=body["metadata"].get("resourceVersion"),
         )

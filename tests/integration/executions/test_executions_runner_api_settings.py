@@ -59,11 +59,11 @@ async def test_bad_names_and_values_are_refused_naming_the_field_and_change_noth
     before = await settings_in_store(local)
 
     refusals: list[tuple[str, str, dict[str, Any] | bytes | None, int, str]] = [
-        ("GET", "/v1/settings/Not_A_Name", None, 400, "name: 'Not_A_Name' is not a Setting name"),
-        ("PUT", "/v1/settings/-dash-first", {"value": 1}, 400, "name: '-dash-first' is not a Setting name"),
+        ("GET", "/v1/settings/tab%09inside", None, 400, "name: 'tab\\tinside' is not a setting name"),
+        ("PUT", "/v1/settings/nul%00", {"value": 1}, 400, "is not a setting name"),
         ("PUT", f"/v1/settings/{'a' * 254}", {"value": 1}, 400, "name: "),
-        ("POST", "/v1/settings/UPPER/append", {"value": 1}, 400, "name: 'UPPER' is not a Setting name"),
-        ("POST", "/v1/settings/Bad!/lock", {}, 400, "name: 'Bad!' is not a Setting name"),
+        ("POST", "/v1/settings/bell%07/append", {"value": 1}, 400, "is not a setting name"),
+        ("POST", "/v1/settings/del%7F/lock", {}, 400, "is not a setting name"),
         ("PUT", "/v1/settings/counter", {}, 400, "value: is required"),
         ("PUT", "/v1/settings/counter", {"value": {"n": None}}, 400, "value: value.n is null"),
         (
@@ -100,6 +100,29 @@ async def test_bad_names_and_values_are_refused_naming_the_field_and_change_noth
 
     # Nothing was written by any of them: the store holds exactly what it held before.
     assert await settings_in_store(local) == before == {"counter": {"value": {"n": 1}}}
+
+
+async def test_an_engine_style_name_is_kept_and_held_by_a_valid_object(
+    local: embedded.EmbeddedWorkspace, http: httpx.AsyncClient, running: dict[str, str]
+) -> None:
+    headers = bearer(running["exec-a"])
+    put = await http.put("/v1/settings/notification_emails", headers=headers, json={"value": ["ops@x"]})
+    assert put.status_code == 200, put.text
+    appended = await http.post(
+        "/v1/settings/notification_emails/append", headers=headers, json={"value": "dev@x"}
+    )
+    got = await http.get("/v1/settings/notification_emails", headers=headers)
+    assert appended.json()["value"] == got.json()["value"] == ["ops@x", "dev@x"]
+    assert got.json()["name"] == "notification_emails"
+    # A near namesake is another setting, never the same object.
+    await http.put("/v1/settings/notification-emails", headers=headers, json={"value": 0})
+    stored = await settings_in_store(local)
+    (engine_object,) = [name for name in stored if name != "notification-emails"]
+    assert engine_object.startswith("notification-emails-")
+    assert stored[engine_object] == {"name": "notification_emails", "value": ["ops@x", "dev@x"]}
+    assert stored["notification-emails"] == {"value": 0}
+    spaced = await http.put("/v1/settings/Mail%20list%3F", headers=headers, json={"value": 1})
+    assert spaced.json()["name"] == "Mail list?"
 
 
 async def test_a_token_of_an_execution_that_ended_is_refused(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from link_harness import Linked
 
-from workspace_link.core import resources
+from workspace_link.core import naming, resources
 
 REMOTE = {"remote": "link-to-b"}
 
@@ -39,7 +39,9 @@ async def test_a_remote_child_locks_and_counts_in_its_own_workspaces_setting(lin
     assert status["outputs"] == {"counts": [1, 2, 3, 4]}
     tally = await linked.stores["b"].get(resources.SETTING, "tally")
     assert tally["spec"] == {"value": 4}  # counted and released
-    runs = await linked.stores["b"].get(resources.SETTING, "tally-runs")
+    # An Engine-style name: held by a valid object, the flow's name kept in the spec.
+    runs = await linked.stores["b"].get(resources.SETTING, naming.setting_object_name("tally_runs"))
+    assert runs["spec"]["name"] == "tally_runs"
     assert len(runs["spec"]["value"]) == 4
     assert await linked.stores["a"].list(resources.SETTING) == []
 

@@ -164,7 +164,7 @@ FIELDS = {
         "observedGeneration", "version", "origin", "link", "mirrors",
     },
     ("Flow", "spec"): {"script", "description"},
-    ("Setting", "spec"): {"value", "lock"},
+    ("Setting", "spec"): {"name", "value", "lock"},
 }  # fmt: skip
 
 
