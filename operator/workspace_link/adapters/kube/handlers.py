@@ -169,7 +169,12 @@ def build_workspace(
         keys_store = kubestore.KubeStore(wl_settings.keys_namespace, api_client)
     executor = job_executor.JobExecutor(store, settings=wl_settings)
     ws = workspace.Workspace(
-        namespace=namespace, store=store, executor=executor, settings=wl_settings, keys_store=keys_store
+        namespace=namespace,
+        # Read through the cache the handlers below feed from kopf's watches (``observe``).
+        store=workspace.cached(store),
+        executor=executor,
+        settings=wl_settings,
+        keys_store=keys_store,
     )
     return ws, executor
 
@@ -329,15 +334,20 @@ def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 @kopf.on.update(_GROUP, _VERSION, "executions", field="spec", when=_live, registry=registry)
 @_logged
 async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    ws = _runtime(memo).ws
+    plain = _plain(body)
+    ws.observe("MODIFIED", resources.EXECUTION, plain)
     with at_the_edge():
-        await executions.reconcile(_runtime(memo).ws, _plain(body))
+        await executions.reconcile(ws, plain)
 
 
 @kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
 @_logged
 async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     runtime = _runtime(memo)
-    # Any change to any execution may be something a dialer must send or a waiter must see.
+    # Any change to any execution may be something a dialer must send or a waiter must see;
+    # the cache learns it first, so whoever wakes reads what the event said.
+    runtime.ws.observe(type, resources.EXECUTION, _plain(body))
     runtime.ws.changes.notify()
     if type == "DELETED" and not body.spec.get("mirror"):
         # Delete the Job and the runner Secret at once. No finalizer: a finalizer only the
@@ -380,15 +390,20 @@ async def syncconfig_secrets(body: kopf.Body, **_: Any) -> dict[str, str]:
     return dict.fromkeys(config.secret_names, config.name)
 
 
-def _read_by_a_syncconfig(body: kopf.Body, **kwargs: Any) -> bool:
+def _read_by_a_syncconfig(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> bool:
     # The index comes as a keyword named after it; kopf's filter protocol cannot list it.
     index: kopf.Index[str, str] = kwargs["syncconfig_secrets"]
-    return body.metadata.name in index
+    name = body.metadata.name
+    if name in index:
+        return True
+    # A Secret the cache holds (or is reading) must not go stale there, named or not.
+    runtime: Runtime | None = memo.get(_MEMO_KEY)
+    return runtime is not None and runtime.ws.caches(resources.SECRET, str(name))
 
 
 @kopf.on.event("", "v1", "secrets", when=_read_by_a_syncconfig, registry=registry)
 @_logged
-async def secret_event(name: str, memo: kopf.Memo, **_: Any) -> None:
+async def secret_event(type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A Secret a SyncConfig reads changed, maybe rotated: the links re-read their keys (cached
     by resourceVersion) and their status follows at once instead of at the next idle re-check.
 
@@ -410,7 +425,24 @@ async def secret_event(name: str, memo: kopf.Memo, **_: Any) -> None:
     only ``get``): a rotation there is seen at the link's next idle re-check.
     """
     logger.debug("Secret %s changed: links re-read their keys", name)
-    _runtime(memo).ws.changes.notify()
+    ws = _runtime(memo).ws
+    ws.observe(type, resources.SECRET, _plain(body))
+    ws.changes.notify()
+
+
+@kopf.on.event(_GROUP, _VERSION, "syncconfigs", registry=registry)
+async def syncconfig_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every SyncConfig event feeds the cache the links and the listener read their config from,
+    and wakes them: a changed spec is used at the next exchange."""
+    ws = _runtime(memo).ws
+    ws.observe(type, resources.SYNC_CONFIG, _plain(body))
+    ws.changes.notify()
+
+
+@kopf.on.event(_GROUP, _VERSION, "flows", registry=registry)
+async def flow_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Flows feed the cache a start's script is read from (nothing else to do about them)."""
+    _runtime(memo).ws.observe(type, resources.FLOW, _plain(body))
 
 
 def _enabled(spec: kopf.Spec, **_: Any) -> bool:
