@@ -86,6 +86,9 @@ class Workspace:
     #: The listener side's status reporters by SyncConfig name (``link_status`` keeps them here so
     #: they live and die with this workspace; memory only, nothing to send is derived from them).
     listener_reporters: dict[str, LinkReporter] = field(default_factory=dict, repr=False)
+    #: Held by the listener request applying messages or acks, by SyncConfig name
+    #: (``exchange.handle``).
+    applying: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     @property
     def secrets(self) -> stores.Store:

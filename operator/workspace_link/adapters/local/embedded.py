@@ -244,7 +244,8 @@ class EmbeddedWorkspace:
             if event.type == "DELETED":
                 await executions.cleanup(self.ws, event.body)
             else:
-                await executions.reconcile(self.ws, event.body)
+                # A MODIFIED event is of an object already seen: no run check (``reconcile``).
+                await executions.reconcile(self.ws, event.body, resumed=event.type != "MODIFIED")
             return
         except errors.WorkspaceLinkError as exc:
             logger.warning("Execution %s: reconcile failed (attempt %d): %s", name, attempt + 1, exc)
