@@ -30,6 +30,8 @@ PARENT: Final = f"{GROUP}/parent"
 REMOTE_LINK: Final = f"{GROUP}/remote-link"
 #: What a created object is: "runner-token", "job", "mirror", "received".
 COMPONENT: Final = "app.kubernetes.io/component"
+#: The ``COMPONENT`` of runner Secrets (one per execution; the operator's Secret watch skips them).
+RUNNER_TOKEN_COMPONENT: Final = "runner-token"  # noqa: S105 - a label value, not a secret
 
 #: Annotation: who started the origin execution in the peer workspace.
 ORIGIN_STARTED_BY: Final = f"{GROUP}/origin-started-by"

@@ -11,6 +11,17 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+_BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -73,6 +84,11 @@ class Settings:
     log_level: str = "INFO"
     #: ``text`` (one line per record) or ``json`` (one object per line, for log collectors).
     log_format: str = "text"
+    #: Post the Normal Events of routine steps (an Execution Started, Succeeded) on the API
+    #: server. Off: each is an API write (two per execution) saying what the Execution's status
+    #: already says; Warnings (failures, cancels, refusals) are always posted. The embedded
+    #: mode records them all (in memory, free).
+    normal_events: bool = False
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -84,7 +100,11 @@ class Settings:
                 continue
             kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "str")
             try:
-                if kind.startswith("float"):
+                if kind.startswith("bool"):
+                    if raw.strip().lower() not in _BOOLEANS:
+                        raise ValueError(raw)
+                    values[f.name] = _BOOLEANS[raw.strip().lower()]
+                elif kind.startswith("float"):
                     values[f.name] = float(raw)
                 elif kind.startswith("int"):
                     values[f.name] = int(raw)

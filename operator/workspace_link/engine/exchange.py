@@ -98,17 +98,32 @@ async def handle(
 
     The caller has checked the signature and the role (``check_role``).
     """
-    acks = await inbox.apply_messages(
-        ws, link=config.name, role=config.role, peer=envelope.sender, messages=envelope.messages
-    )
-    await inbox.apply_acks(ws, link=config.name, role=config.role, acks=envelope.acks)
+    # One request of a link applies at a time: two carrying the same ack or message (the
+    # dialer's sender and poller) then write it once, the second finding it done.
+    lock = ws.applying.setdefault(config.name, asyncio.Lock())
+    applying = bool(envelope.messages or envelope.acks)
+    if applying:
+        async with lock:
+            acks = await inbox.apply_messages(
+                ws, link=config.name, role=config.role, peer=envelope.sender, messages=envelope.messages
+            )
+            await inbox.apply_acks(ws, link=config.name, role=config.role, acks=envelope.acks)
+        if not lock.locked():
+            ws.changes.notify()  # a held long-poll of this link may answer now
+    else:
+        acks = []
     hold = max(0.0, min(envelope.hold, ws.settings.long_poll_hold))
     loop = asyncio.get_running_loop()
     deadline = loop.time() + hold
     while True:
         since = ws.changes.counter
         messages = await read_outbox(ws, config)
-        if messages or acks or envelope.messages:
+        if acks or envelope.messages:
+            break
+        # A held long-poll leaves what another request of this link is applying to that
+        # request's own answer: the dialer then gets, e.g., its start's ack and the status it
+        # caused together, and records both in one write.
+        if messages and not lock.locked():
             break
         remaining = deadline - loop.time()
         if remaining <= 0:
@@ -125,6 +140,10 @@ class DialerState:
     """The acks the dialer owes the listener; sent with the next request (any task's)."""
 
     owed: dict[tuple[protocol.MessageKind, str], int] = field(default_factory=dict)
+    #: Held while one answer is applied: the sender's and the poller's answers may carry the
+    #: same message, and applied one after the other the second finds it done (no write, no
+    #: conflict) instead of racing the first.
+    applying: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def add(self, acks: list[protocol.Ack]) -> None:
         for ack in acks:
@@ -193,11 +212,21 @@ async def once(
     except BaseException:
         state.add(acks)  # not delivered: owed again
         raise
-    owed = await inbox.apply_messages(
-        ws, link=config.name, role=config.role, peer=response.sender, messages=response.messages
-    )
-    state.add(owed)
-    moved = await inbox.apply_acks(ws, link=config.name, role=config.role, acks=response.acks)
+    async with state.applying:
+        folded: set[str] = set()
+        owed = await inbox.apply_messages(
+            ws,
+            link=config.name,
+            role=config.role,
+            peer=response.sender,
+            messages=response.messages,
+            acks=response.acks,
+            folded=folded,
+        )
+        state.add(owed)
+        moved = await inbox.apply_acks(
+            ws, link=config.name, role=config.role, acks=response.acks, folded=folded
+        )
     return ExchangeResult(
         sent=len(messages),
         received=len(response.messages),

@@ -71,14 +71,19 @@ async def resolve_script(ws: workspace.Workspace, body: resources.Body) -> str:
 
 
 # -- reconcile -------------------------------------------------------------------------------
-async def reconcile(ws: workspace.Workspace, body: resources.Body) -> None:
-    """Bring one Execution one step closer to what its spec asks. Idempotent; see the module doc."""
+async def reconcile(ws: workspace.Workspace, body: resources.Body, *, resumed: bool = True) -> None:
+    """Bring one Execution one step closer to what its spec asks. Idempotent; see the module doc.
+
+    ``resumed``: the event may follow a restart (an object listed at start, or new): a Running
+    execution's run is then checked to exist. Changes of an object already seen (``MODIFIED``)
+    pass False: the run was created before the claim, and the executor reports its end.
+    """
     name = resources.name(body)
 
     async def attempt() -> None:
         fresh = await read(ws, name)
         if fresh is not None:
-            await _decide(ws, fresh)
+            await _decide(ws, fresh, resumed=resumed)
 
     try:
         await updates.retry_on_conflict(attempt, what=f"Execution {name!r}")
@@ -87,19 +92,28 @@ async def reconcile(ws: workspace.Workspace, body: resources.Body) -> None:
         logger.warning("Execution %s: gave up reconciling: %s", name, exc)
 
 
-async def _decide(ws: workspace.Workspace, body: resources.Body) -> None:
+def awaits_origin(body: resources.Body) -> bool:
+    """A received execution whose origin is not written yet: ``claim_received`` writes it together
+    with the claim (one status write, no race with this controller). Should that never happen
+    (the create's message is re-sent until acknowledged, and repairs it), it does not run."""
+    return bool(resources.labels(body).get(labels.ORIGIN_LINK)) and not resources.origin(body).get("uid")
+
+
+async def _decide(ws: workspace.Workspace, body: resources.Body, *, resumed: bool = True) -> None:
     spec = resources.spec(body)
     if spec.get("mirror") or resources.is_terminal(body):
         return
     if spec.get("remoteWorkspace"):
         await _reconcile_remote(ws, body)
         return
+    if awaits_origin(body):
+        return
     if spec.get("cancel"):
         await _cancel_local(ws, body)
         return
     if resources.phase(body) == resources.PENDING:
         await _claim_and_start(ws, body)
-    else:
+    elif resumed:
         # Running: make sure the run exists (after a restart the executor may have lost it).
         # The run was created before the claim, so a missing Job has ended or was deleted.
         secret_name = await runner_secret.ensure_runner_secret(ws, body)
@@ -159,6 +173,33 @@ async def request_remote_cancel(ws: workspace.Workspace, body: resources.Body) -
     written = await _write(ws, body, new)
     await cascade_cancel(ws, resources.name(body))
     return written
+
+
+async def claim_received(ws: workspace.Workspace, body: resources.Body, origin: updates.Change) -> None:
+    """Write a received execution's origin (``origin`` changes the status to carry it) and, in the
+    same status write, claim and start it: one write where the inbox and this controller would
+    otherwise race (and conflict). A duplicate (origin already there) changes nothing; a
+    cancelled or unrunnable one gets its origin only and the controller does the rest."""
+    name = resources.name(body)
+    given: resources.Body | None = body
+
+    async def attempt() -> None:
+        nonlocal given
+        current = given if given is not None else await ws.store.get(resources.EXECUTION, name)
+        given = None
+        with_origin = origin(resources.status(current))
+        if with_origin is None:
+            return
+        spec = resources.spec(current)
+        if resources.phase(current) == resources.PENDING and not spec.get("cancel") and spec.get("script"):
+            secret_name = await runner_secret.ensure_runner_secret(ws, current)
+            await ws.executor.start(current, secret_name=secret_name)
+            with_origin = execution_state.start(
+                with_origin, job_name=naming.job_name(name), now=resources.now()
+            )
+        await _write(ws, current, with_origin)
+
+    await updates.retry_on_conflict(attempt, what=f"Execution {name!r}")
 
 
 async def _claim_and_start(ws: workspace.Workspace, body: resources.Body) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from workspace_link.core import errors, labels, naming, protocol, resources
-from workspace_link.engine import store, updates, workspace
+from workspace_link.engine import executions, store, updates, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -168,7 +168,8 @@ async def _apply_start(
         logger.info(
             "link %s: start for %s is a duplicate of %s", link, start.origin_uid, resources.name(body)
         )
-    await _write_status(ws, body, _with_origin(origin))
+    # The origin and the claim in one status write (the controller leaves it to us meanwhile).
+    await executions.claim_received(ws, body, _with_origin(origin))
 
 
 async def _apply_cancel(
@@ -267,7 +268,13 @@ class _Index:
 
 
 async def _apply_status(
-    ws: workspace.Workspace, link: str, index: _Index, status_msg: protocol.Status
+    ws: workspace.Workspace,
+    link: str,
+    index: _Index,
+    status_msg: protocol.Status,
+    *,
+    acked: int = 0,
+    folded: set[str] | None = None,
 ) -> None:
     body = await index.find(status_msg.origin_uid)
     if body is None or resources.link_status(body).get("name") != link:
@@ -280,6 +287,10 @@ async def _apply_status(
             return None
         sent["remoteVersion"] = status_msg.version
         sent["remoteName"] = status_msg.remote_name
+        if acked > _int(sent.get("acknowledgedVersion")):
+            # The same answer acknowledged our start/cancel: one write for both (apply_acks
+            # then finds nothing left to raise).
+            sent["acknowledgedVersion"] = acked
         sent["lastSync"] = resources.timestamp()
         new = dict(status)
         new["link"] = sent
@@ -303,7 +314,12 @@ async def _apply_status(
         new["version"] = _int(status.get("version")) + 1
         return new
 
-    await _write_status(ws, body, change)
+    before = _int(resources.link_status(body).get("acknowledgedVersion"))
+    written = await _write_status(ws, body, change)
+    if folded is not None and before < acked <= _int(
+        resources.link_status(written).get("acknowledgedVersion")
+    ):
+        folded.add(status_msg.origin_uid)
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -318,15 +334,25 @@ async def apply_messages(
     role: str,
     peer: protocol.Sender,
     messages: Sequence[protocol.Message],
+    acks: Sequence[protocol.Ack] = (),
+    folded: set[str] | None = None,
 ) -> list[protocol.Ack]:
     """Apply ``messages`` from the peer of ``link`` (this side has ``role``); return the acks.
+
+    ``acks``: the peer's acks that came with them (``apply_acks`` records them next); a status
+    message records the ack of its own execution's start/cancel in the same write, and adds
+    that execution's origin uid to ``folded`` (pass it on to ``apply_acks``).
 
     A message that is refused (a name owned by something else, a kind this role does not take)
     is logged, reported as an event on the execution when there is one, and not acknowledged.
     A store failure stops the batch: what was applied so far is acknowledged, the rest comes
     again.
     """
-    acks: list[protocol.Ack] = []
+    acked: dict[str, int] = {}
+    for ack in acks:
+        if ack.kind in ("start", "cancel"):
+            acked[ack.origin_uid] = max(acked.get(ack.origin_uid, 0), ack.version)
+    owed: list[protocol.Ack] = []
     index = _Index(ws, link)
     for message in messages:
         payload = message.payload
@@ -342,7 +368,9 @@ async def apply_messages(
             elif isinstance(payload, protocol.Mirror):
                 await _apply_mirror(ws, link, peer, payload)
             else:
-                await _apply_status(ws, link, index, payload)
+                await _apply_status(
+                    ws, link, index, payload, acked=acked.get(payload.origin_uid, 0), folded=folded
+                )
         except (errors.MessageRefused, errors.SpecError) as exc:
             # SpecError: the store refused the object as invalid; retrying will not fix it.
             logger.warning("link %s: refused %s: %s", link, message.id, exc)
@@ -352,8 +380,8 @@ async def apply_messages(
             # Not acknowledged: the peer sends it (and the rest of the batch) again.
             _STORE_FAILURES.failed(f"link {link}: could not apply {message.id}", exc)
             break
-        acks.append(protocol.Ack(kind=message.kind, origin_uid=payload.origin_uid, version=payload.version))
-    return acks
+        owed.append(protocol.Ack(kind=message.kind, origin_uid=payload.origin_uid, version=payload.version))
+    return owed
 
 
 async def _refusal_event(ws: workspace.Workspace, link: str, message: protocol.Message, text: str) -> None:
@@ -375,20 +403,33 @@ def _raise_to(version: int, key: str) -> Callable[[dict[str, Any]], dict[str, An
     return change
 
 
-async def apply_acks(ws: workspace.Workspace, *, link: str, role: str, acks: Sequence[protocol.Ack]) -> int:
+async def apply_acks(
+    ws: workspace.Workspace,
+    *,
+    link: str,
+    role: str,
+    acks: Sequence[protocol.Ack],
+    folded: set[str] | None = None,
+) -> int:
     """Record the peer's acks on the resources (never lowering a version); return how many moved.
+
+    ``folded``: origin uids whose start/cancel ack ``apply_messages`` already recorded (counted
+    as moved here, not written again).
 
     Controlling: ``start``/``cancel`` -> ``link.acknowledgedVersion``, ``mirror`` ->
     ``mirrors[link]``. Controlled: ``status`` -> ``origin.acknowledgedVersion``. Acks for
     objects that no longer exist, or of kinds this side never sends, are ignored.
     """
-    moved = 0
+    folded = folded or set()
+    moved = len(folded)
     index = _Index(ws, link, mirrors=any(ack.kind == "mirror" for ack in acks))
     # The highest version per (kind, uid): one write per object even when acks repeat.
     best: dict[tuple[str, str], int] = {}
     for ack in acks:
         best[ack.kind, ack.origin_uid] = max(best.get((ack.kind, ack.origin_uid), 0), ack.version)
     for (kind, uid), version in best.items():
+        if kind in ("start", "cancel") and uid in folded:
+            continue
         body: resources.Body | None
         if role == resources.ROLE_CONTROLLING and kind in ("start", "cancel", "mirror"):
             body = await index.find(uid)

@@ -16,7 +16,7 @@ from workspace_link.core import errors, labels, naming, resources, runner_creden
 from workspace_link.engine import workspace
 
 #: The component label of the per-execution runner Secret.
-RUNNER_TOKEN_COMPONENT: Final = "runner-token"  # noqa: S105 - a label value, not a secret
+RUNNER_TOKEN_COMPONENT: Final = labels.RUNNER_TOKEN_COMPONENT
 
 
 async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) -> str:

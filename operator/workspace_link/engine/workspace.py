@@ -12,8 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workspace_link.core import protocol, settings
-from workspace_link.engine import executor
+from workspace_link.core import labels, protocol, resources, settings
+from workspace_link.engine import cache, executor
 from workspace_link.engine import store as stores
 
 
@@ -86,7 +86,40 @@ class Workspace:
     #: The listener side's status reporters by SyncConfig name (``link_status`` keeps them here so
     #: they live and die with this workspace; memory only, nothing to send is derived from them).
     listener_reporters: dict[str, LinkReporter] = field(default_factory=dict, repr=False)
+    #: Held by the listener request applying messages or acks, by SyncConfig name
+    #: (``exchange.handle``).
+    applying: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
 
     @property
     def secrets(self) -> stores.Store:
         return self.keys_store or self.store
+
+    def observe(self, type: str | None, kind: str, body: resources.Body) -> None:
+        """A watch event about ``body``: the store's cache (``cache.CachedStore``) takes it.
+
+        Call it before ``changes.notify()``, so whoever wakes reads what the event said.
+        """
+        if isinstance(self.store, cache.CachedStore):
+            self.store.observe(type, kind, body)
+
+    def caches(self, kind: str, name: str) -> bool:
+        """Whether the store's cache holds (or is reading) this object: its events must come."""
+        return isinstance(self.store, cache.CachedStore) and self.store.caches(kind, name)
+
+
+def cached(backing: stores.Store) -> cache.CachedStore:
+    """The engine's cache over ``backing``, the same in both modes: Executions, SyncConfigs and
+    Flows (every one of them watched: lists too), and the Secrets the links read (the runner
+    Secrets apart: the operator's Secret watch leaves them out)."""
+    return cache.CachedStore(
+        backing,
+        kinds=frozenset({resources.EXECUTION, resources.SYNC_CONFIG, resources.FLOW, resources.SECRET}),
+        listable=frozenset({resources.EXECUTION, resources.SYNC_CONFIG, resources.FLOW}),
+        keep=_cacheable,
+    )
+
+
+def _cacheable(kind: str, body: resources.Body) -> bool:
+    if kind != resources.SECRET:
+        return True
+    return resources.labels(body).get(labels.COMPONENT) != labels.RUNNER_TOKEN_COMPONENT

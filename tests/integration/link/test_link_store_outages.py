@@ -1,9 +1,10 @@
 """A brief API server outage does not end a link: it backs off and carries on.
 
-On a real cluster the API server answers 429/5xx or times out now and then. The link loop
-reads its SyncConfig, its keys and what to send from the store all the time; such a failure
-must cost a retry, not the link (kopf would restart a failed daemon only a minute later, and
-the lost-peer check would silently stop).
+On a real cluster the API server answers 429/5xx or times out now and then. The link reads its
+SyncConfig, its keys and what to send from the engine's cache (``engine.cache``), but every
+write it makes (acks, the peer's statuses) goes to the store, and so do the reads that follow a
+stale cache: such a failure must cost a retry, not the link (kopf would restart a failed daemon
+only a minute later, and the lost-peer check would silently stop).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ _REMOTE_LINK = labels.REMOTE_LINK  # ``list`` has a parameter named labels
 
 
 class FlakyStore:
-    """A MemStore whose reads of link state fail ``failures`` times, as an API server blip would."""
+    """A MemStore whose reads and writes of link state fail ``failures`` times, as an API server
+    blip would: reads of SyncConfigs and of a link's executions, and the status writes that
+    record what the peer said (acks, its statuses)."""
 
     def __init__(self, inner: memstore.MemStore) -> None:
         self._inner = inner
@@ -48,6 +51,12 @@ class FlakyStore:
             self._blip()
         return await self._inner.list(kind, labels=labels)
 
+    async def replace_status(self, kind: str, body: resources.Body) -> resources.Body:
+        link = resources.link_status(body)
+        if kind == resources.EXECUTION and (link.get("acknowledgedVersion") or link.get("remoteVersion")):
+            self._blip()
+        return await self._inner.replace_status(kind, body)
+
 
 async def test_the_link_survives_store_failures_and_delivers_afterwards(linked: Linked) -> None:
     await linked.load_flows("a")
@@ -59,7 +68,7 @@ async def test_the_link_survives_store_failures_and_delivers_afterwards(linked: 
     await linked.run("first", "hello", remoteWorkspace="link-to-b", inputs={"name": "one"})
     assert resources.phase(await linked.finished("first")) == "Succeeded"
 
-    flaky.failures = 12  # the next dozen reads of the link's state fail
+    flaky.failures = 12  # the next dozen reads or writes of the link's state fail
     await linked.run("second", "hello", remoteWorkspace="link-to-b", inputs={"name": "two"})
 
     async def outage_over() -> bool:

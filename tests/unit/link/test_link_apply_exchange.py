@@ -255,8 +255,14 @@ async def test_the_listener_holds_until_its_store_changes(key_pair: Any) -> None
         await asyncio.sleep(0)
     assert not poll.done()
     received = await pair.received(origin)
+    # Claimed (Running, version 2) on receipt and already reported: the next change is newer.
+    version = int(received["status"]["version"]) + 1
     await pair.b.store.replace_status(
-        "Execution", {**received, "status": {**received["status"], "phase": "Running", "version": 2}}
+        "Execution",
+        {
+            **received,
+            "status": {**received["status"], "phase": "Running", "message": "busy", "version": version},
+        },
     )
     pair.b.changes.notify()
     result = await poll

@@ -7,20 +7,23 @@ taken here.
 
 What kopf is asked to do, and why:
 
-- Executions: ``on.resume``/``on.create``/``on.update(spec)`` call ``executions.reconcile``
-  (level-triggered and idempotent, so kopf's retries are safe); every event wakes
-  ``ws.changes`` (dialers send at once, long-polls and runner waits end). A ``DELETED`` event
-  runs ``executions.cleanup`` (Job and runner Secret deleted at once). No finalizer on
-  Executions: one that only the operator removes would hang namespace deletion and
-  uninstalls, and the API server's GC removes what an interrupted cleanup leaves (both carry
-  ownerReferences to the Execution).
+- Executions: one ``on.event`` handler feeds the cache (``engine.cache``), wakes
+  ``ws.changes`` (dialers send at once, long-polls and runner waits end) and calls
+  ``executions.reconcile`` for a live one (level-triggered and idempotent, so every event may
+  call it; kopf's create/update/resume handlers would add annotation PATCHes it does not
+  need; it retries a transient failure itself, kopf never retries event handlers). A
+  ``DELETED`` event runs ``executions.cleanup`` (Job and runner Secret deleted at once). No
+  finalizer on Executions: one that only the operator removes would hang namespace deletion
+  and uninstalls, and the API server's GC removes what an interrupted cleanup leaves (both
+  carry ownerReferences to the Execution).
 - Jobs and runner pods (label-filtered): their changes become ``executions.run_ended`` through
   ``job_executor`` (deadline, OOM, exit code, image pull, unschedulable).
 - SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link_status.reconcile_config``; a
   ``daemon`` per *enabled* SyncConfig runs ``dialer.run`` (kopf stops it when the object is
   deleted, disabled, or the operator exits, and starts it again when re-enabled). An index
   maps every Secret a SyncConfig reads to it, so only those Secrets' events wake the links
-  (``secret_event`` says how the Secret watch is narrowed).
+  (``secret_event`` says how the Secret watch is narrowed). SyncConfig, Flow and those Secret
+  events feed the cache the engine reads them from.
 - Startup builds the workspace and serves the sync listener (TLS from
   ``settings.tls_cert_file``), the runner API and ``health`` on their own ports; cleanup
   stops them.
@@ -86,6 +89,8 @@ POD_NAME_ENV: Final = "POD_NAME"
 TRANSIENT_DELAY: Final = 10.0
 CONFLICT_DELAY: Final = 1.0
 KEYS_DELAY: Final = 60.0
+#: Attempts of one Execution's reconcile before it waits for the object's next change.
+RECONCILE_ATTEMPTS: Final = 12
 
 
 @dataclass
@@ -100,6 +105,8 @@ class Runtime:
     health: health.Server | None = None
     #: Follows the listener's certificate files (renewed in place by cert-manager).
     certificate_task: asyncio.Task[None] | None = None
+    #: A pending retry of a failed reconcile, per Execution (kopf never retries event handlers).
+    retries: dict[str, asyncio.Task[None]] = field(default_factory=dict)
 
 
 def operator_settings() -> kopf.OperatorSettings:
@@ -163,13 +170,18 @@ def build_workspace(
     namespace: str, api_client: k8s_client.ApiClient, *, wl_settings: settings.Settings
 ) -> tuple[workspace.Workspace, job_executor.JobExecutor]:
     """The operator's workspace: the API server as store, Jobs as executor."""
-    store = kubestore.KubeStore(namespace, api_client)
+    store = kubestore.KubeStore(namespace, api_client, normal_events=wl_settings.normal_events)
     keys_store = None
     if wl_settings.keys_namespace and wl_settings.keys_namespace != namespace:
         keys_store = kubestore.KubeStore(wl_settings.keys_namespace, api_client)
     executor = job_executor.JobExecutor(store, settings=wl_settings)
     ws = workspace.Workspace(
-        namespace=namespace, store=store, executor=executor, settings=wl_settings, keys_store=keys_store
+        namespace=namespace,
+        # Read through the cache the handlers below feed from kopf's watches (``observe``).
+        store=workspace.cached(store),
+        executor=executor,
+        settings=wl_settings,
+        keys_store=keys_store,
     )
     return ws, executor
 
@@ -302,6 +314,9 @@ async def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 async def _stop(runtime: Runtime) -> None:
+    for task in runtime.retries.values():
+        task.cancel()
+    runtime.retries.clear()
     if runtime.certificate_task is not None:
         runtime.certificate_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -324,29 +339,72 @@ def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
     return not spec.get("mirror") and status.get("phase") not in resources.TERMINAL
 
 
-@kopf.on.resume(_GROUP, _VERSION, "executions", when=_live, registry=registry)
-@kopf.on.create(_GROUP, _VERSION, "executions", when=_live, registry=registry)
-@kopf.on.update(_GROUP, _VERSION, "executions", field="spec", when=_live, registry=registry)
-@_logged
-async def execution_changed(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    with at_the_edge():
-        await executions.reconcile(_runtime(memo).ws, _plain(body))
-
-
 @kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
 @_logged
 async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every Execution event: the cache learns it, waiters wake, and a live one is reconciled.
+
+    An event handler, not kopf's create/update/resume handlers: those keep their progress and
+    diff base in annotations, two or three PATCHes per execution, and ``reconcile`` needs
+    neither (it is level-triggered and decides from the stored object). kopf delivers the
+    objects listed at start with ``type`` None: they are reconciled as resumed (a Running one's
+    run is checked). kopf never retries an event handler, so ``_reconcile`` retries itself.
+    """
     runtime = _runtime(memo)
-    # Any change to any execution may be something a dialer must send or a waiter must see.
+    plain = _plain(body)
+    # Any change to any execution may be something a dialer must send or a waiter must see;
+    # the cache learns it first, so whoever wakes reads what the event said.
+    runtime.ws.observe(type, resources.EXECUTION, plain)
     runtime.ws.changes.notify()
-    if type == "DELETED" and not body.spec.get("mirror"):
+    if type == "DELETED":
+        _cancel_retry(runtime, body.metadata.name)
+        if body.spec.get("mirror"):
+            return
         # Delete the Job and the runner Secret at once. No finalizer: a finalizer only the
         # operator can remove would hang namespace deletion and uninstalls; the API server's
         # garbage collector (ownerReferences) removes them anyway if this attempt fails.
         try:
-            await executions.cleanup(runtime.ws, _plain(body))
+            await executions.cleanup(runtime.ws, plain)
         except errors.WorkspaceLinkError as exc:
             logger.warning("Execution %s: cleanup left to garbage collection: %s", body.metadata.name, exc)
+        return
+    if _live(body.spec, body.status):
+        await _reconcile(runtime, plain, resumed=type != "MODIFIED")
+
+
+def _cancel_retry(runtime: Runtime, name: str) -> None:
+    task = runtime.retries.pop(name, None)
+    if task is not None and task is not asyncio.current_task():
+        task.cancel()
+
+
+async def _reconcile(runtime: Runtime, body: resources.Body, *, resumed: bool, attempt: int = 0) -> None:
+    """``executions.reconcile``, retried after the delay ``at_the_edge`` gives a transient failure."""
+    name = resources.name(body)
+    _cancel_retry(runtime, name)  # this attempt does what a pending retry would
+    try:
+        with at_the_edge():
+            await executions.reconcile(runtime.ws, body, resumed=resumed)
+        return
+    except kopf.PermanentError as exc:
+        logger.error("Execution %s: %s", name, exc)
+        return
+    except kopf.TemporaryError as exc:
+        if attempt + 1 >= RECONCILE_ATTEMPTS:
+            logger.error(
+                "Execution %s: gave up after %d attempts; its next change retries: %s", name, attempt + 1, exc
+            )
+            return
+        delay = exc.delay if exc.delay is not None else TRANSIENT_DELAY
+        logger.warning("Execution %s: will retry in %.0f s: %s", name, delay, exc)
+
+    async def retry() -> None:
+        await asyncio.sleep(delay)
+        runtime.retries.pop(name, None)
+        with logs.concerning(namespace=runtime.ws.namespace, kind=resources.EXECUTION, name=name):
+            await _reconcile(runtime, body, resumed=resumed, attempt=attempt + 1)
+
+    runtime.retries[name] = asyncio.create_task(retry())
 
 
 # -- runner Jobs and pods -----------------------------------------------------------------------
@@ -380,15 +438,20 @@ async def syncconfig_secrets(body: kopf.Body, **_: Any) -> dict[str, str]:
     return dict.fromkeys(config.secret_names, config.name)
 
 
-def _read_by_a_syncconfig(body: kopf.Body, **kwargs: Any) -> bool:
+def _read_by_a_syncconfig(body: kopf.Body, memo: kopf.Memo, **kwargs: Any) -> bool:
     # The index comes as a keyword named after it; kopf's filter protocol cannot list it.
     index: kopf.Index[str, str] = kwargs["syncconfig_secrets"]
-    return body.metadata.name in index
+    name = body.metadata.name
+    if name in index:
+        return True
+    # A Secret the cache holds (or is reading) must not go stale there, named or not.
+    runtime: Runtime | None = memo.get(_MEMO_KEY)
+    return runtime is not None and runtime.ws.caches(resources.SECRET, str(name))
 
 
 @kopf.on.event("", "v1", "secrets", when=_read_by_a_syncconfig, registry=registry)
 @_logged
-async def secret_event(name: str, memo: kopf.Memo, **_: Any) -> None:
+async def secret_event(type: str | None, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A Secret a SyncConfig reads changed, maybe rotated: the links re-read their keys (cached
     by resourceVersion) and their status follows at once instead of at the next idle re-check.
 
@@ -410,7 +473,24 @@ async def secret_event(name: str, memo: kopf.Memo, **_: Any) -> None:
     only ``get``): a rotation there is seen at the link's next idle re-check.
     """
     logger.debug("Secret %s changed: links re-read their keys", name)
-    _runtime(memo).ws.changes.notify()
+    ws = _runtime(memo).ws
+    ws.observe(type, resources.SECRET, _plain(body))
+    ws.changes.notify()
+
+
+@kopf.on.event(_GROUP, _VERSION, "syncconfigs", registry=registry)
+async def syncconfig_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every SyncConfig event feeds the cache the links and the listener read their config from,
+    and wakes them: a changed spec is used at the next exchange."""
+    ws = _runtime(memo).ws
+    ws.observe(type, resources.SYNC_CONFIG, _plain(body))
+    ws.changes.notify()
+
+
+@kopf.on.event(_GROUP, _VERSION, "flows", registry=registry)
+async def flow_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Flows feed the cache a start's script is read from (nothing else to do about them)."""
+    _runtime(memo).ws.observe(type, resources.FLOW, _plain(body))
 
 
 def _enabled(spec: kopf.Spec, **_: Any) -> bool:

@@ -194,9 +194,13 @@ def translate_api_error(
 class KubeStore:
     """One namespace of the API server. Kinds: ``resources.API`` plus Job, Pod (read/create/delete)."""
 
-    def __init__(self, namespace: str, api_client: k8s_client.ApiClient) -> None:
+    def __init__(
+        self, namespace: str, api_client: k8s_client.ApiClient, *, normal_events: bool = True
+    ) -> None:
         self.namespace = namespace
         self._api = api_client
+        #: False: ``record_event`` posts Warnings only (``settings.Settings.normal_events``).
+        self.normal_events = normal_events
 
     # -- reads ---------------------------------------------------------------------------
     async def get(self, kind: str, name: str) -> resources.Body:
@@ -260,6 +264,8 @@ class KubeStore:
     async def record_event(
         self, body: resources.Body, *, type: Literal["Normal", "Warning"], reason: str, message: str
     ) -> None:
+        if type == "Normal" and not self.normal_events:
+            return
         meta = body.get("metadata") or {}
         namespace = str(meta.get("namespace") or self.namespace)
         if len(message) > _EVENT_MESSAGE_MAX:

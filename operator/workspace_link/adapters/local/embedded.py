@@ -67,7 +67,9 @@ class EmbeddedWorkspace:
             passthrough=passthrough,
         )
         self._settings = settings or _default_settings()
-        self.ws = workspace.Workspace(namespace=namespace, store=self.store, executor=self.executor)
+        self.ws = workspace.Workspace(
+            namespace=namespace, store=workspace.cached(self.store), executor=self.executor
+        )
         self._runner_api = runner_api.Server(self.ws, host="127.0.0.1", port=0)
         self._pump_task: asyncio.Task[None] | None = None
         self._retries: set[asyncio.Task[None]] = set()
@@ -229,6 +231,7 @@ class EmbeddedWorkspace:
         """Deliver store events to the core, as kopf does in the operator."""
         watch: store.WatchableStore = self.store
         async for event in watch.watch():
+            self.ws.observe(event.type, event.kind, event.body)
             if event.kind == resources.EXECUTION:
                 await self._handle(event, attempt=0)
             self.ws.changes.notify()
@@ -241,7 +244,8 @@ class EmbeddedWorkspace:
             if event.type == "DELETED":
                 await executions.cleanup(self.ws, event.body)
             else:
-                await executions.reconcile(self.ws, event.body)
+                # A MODIFIED event is of an object already seen: no run check (``reconcile``).
+                await executions.reconcile(self.ws, event.body, resumed=event.type != "MODIFIED")
             return
         except errors.WorkspaceLinkError as exc:
             logger.warning("Execution %s: reconcile failed (attempt %d): %s", name, attempt + 1, exc)

@@ -1,0 +1,142 @@
+"""The engine's cache (``engine.cache``): an informer that may be stale, never wrong.
+
+Reads come from what the watch delivered; a write the store refuses as stale makes the next
+read go to the store; deletes evict; an event seen while a read is in flight wins over its
+answer; a relist drops what a lost ``DELETED`` left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from workspace_link.adapters.local import memstore
+from workspace_link.core import errors, resources
+from workspace_link.engine import cache, workspace
+
+EXECUTION = resources.EXECUTION
+
+
+class Counting:
+    """A MemStore that counts the reads reaching it, optionally holding one ``get`` open."""
+
+    def __init__(self, inner: memstore.MemStore) -> None:
+        self.inner = inner
+        self.namespace = inner.namespace
+        self.gets = 0
+        self.lists = 0
+        self.hold: asyncio.Event | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def get(self, kind: str, name: str) -> resources.Body:
+        self.gets += 1
+        body = await self.inner.get(kind, name)
+        if self.hold is not None:
+            await self.hold.wait()
+        return body
+
+    async def list(self, kind: str, *, labels: Mapping[str, str] | None = None) -> list[resources.Body]:
+        self.lists += 1
+        return await self.inner.list(kind, labels=labels)
+
+
+def _stores() -> tuple[memstore.MemStore, Counting, cache.CachedStore]:
+    inner = memstore.MemStore("ns")
+    counting = Counting(inner)
+    return inner, counting, workspace.cached(counting)  # type: ignore[arg-type]
+
+
+async def test_reads_come_from_the_watch_and_writes_are_seen_by_the_writer() -> None:
+    inner, counting, cached = _stores()
+    body = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
+    cached.observe("ADDED", EXECUTION, body)
+    assert resources.name(await cached.get(EXECUTION, "e")) == "e"
+    written = await cached.replace_status(EXECUTION, {**body, "status": {"phase": "Running"}})
+    again = await cached.get(EXECUTION, "e")
+    assert resources.phase(again) == "Running"
+    assert again["metadata"]["resourceVersion"] == written["metadata"]["resourceVersion"]
+    again["status"]["phase"] = "changed by the caller"
+    assert resources.phase(await cached.get(EXECUTION, "e")) == "Running"  # callers get copies
+    assert counting.gets == 0
+
+
+async def test_a_conflict_makes_the_next_read_go_to_the_store() -> None:
+    inner, counting, cached = _stores()
+    body = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
+    cached.observe("ADDED", EXECUTION, body)
+    await inner.replace_status(EXECUTION, {**body, "status": {"phase": "Running"}})  # not yet watched
+    with pytest.raises(errors.Conflict):
+        await cached.replace_status(EXECUTION, {**body, "status": {"phase": "Failed"}})
+    cached.observe("MODIFIED", EXECUTION, body)  # a late, old event must not hide the re-read
+    fresh = await cached.get(EXECUTION, "e")
+    assert counting.gets == 1 and resources.phase(fresh) == "Running"
+    await cached.replace_status(EXECUTION, {**fresh, "status": {"phase": "Failed"}})
+    assert resources.phase(await cached.get(EXECUTION, "e")) == "Failed"
+    assert counting.gets == 1
+
+
+async def test_an_older_event_never_replaces_a_newer_body() -> None:
+    inner, _, cached = _stores()
+    old = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
+    new = await cached.replace_status(EXECUTION, {**old, "status": {"phase": "Running"}})
+    cached.observe("MODIFIED", EXECUTION, old)
+    assert (await cached.get(EXECUTION, "e"))["metadata"]["resourceVersion"] == new["metadata"][
+        "resourceVersion"
+    ]
+
+
+async def test_deletes_evict_and_an_event_during_a_read_wins() -> None:
+    inner, counting, cached = _stores()
+    body = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
+    counting.hold = asyncio.Event()
+    reading = asyncio.ensure_future(cached.get(EXECUTION, "e"))
+    await asyncio.sleep(0)
+    assert cached.caches(EXECUTION, "e")  # events about it must come while it is read
+    await inner.delete(EXECUTION, "e")
+    cached.observe("DELETED", EXECUTION, body)
+    counting.hold.set()
+    await reading  # the answer predates the delete: returned, but not cached
+    counting.hold = None
+    with pytest.raises(errors.NotFound):
+        await cached.get(EXECUTION, "e")
+    assert not cached.caches(EXECUTION, "e")
+
+
+async def test_lists_are_served_from_the_cache_after_one_list_and_a_resync_drops_ghosts() -> None:
+    inner = memstore.MemStore("ns")
+    counting = Counting(inner)
+    now = [0.0]
+    cached = cache.CachedStore(
+        counting,  # type: ignore[arg-type]
+        kinds=frozenset({EXECUTION}),
+        listable=frozenset({EXECUTION}),
+        resync=300.0,
+        clock=lambda: now[0],
+    )
+    first = await inner.create(EXECUTION, {"metadata": {"name": "a", "labels": {"l": "1"}}, "spec": {}})
+    assert [resources.name(b) for b in await cached.list(EXECUTION, labels={"l": "1"})] == ["a"]
+    second = await inner.create(EXECUTION, {"metadata": {"name": "b", "labels": {"l": "1"}}, "spec": {}})
+    cached.observe("ADDED", EXECUTION, second)
+    assert [resources.name(b) for b in await cached.list(EXECUTION, labels={"l": "1"})] == ["a", "b"]
+    assert counting.lists == 1
+    await inner.delete(EXECUTION, resources.name(first))  # its DELETED event is lost
+    now[0] = 301.0
+    assert [resources.name(b) for b in await cached.list(EXECUTION)] == ["b"]
+    assert counting.lists == 2
+
+
+async def test_runner_secrets_are_never_cached() -> None:
+    _, counting, cached = _stores()
+    secret = {
+        "metadata": {"name": "t", "labels": {"app.kubernetes.io/component": "runner-token"}},
+        "data": {},
+    }
+    await cached.create(resources.SECRET, secret)
+    await cached.get(resources.SECRET, "t")
+    await cached.get(resources.SECRET, "t")
+    assert counting.gets == 2
