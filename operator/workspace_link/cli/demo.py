@@ -166,6 +166,8 @@ class _Progress:
         #: B's executions, each with the child in A it was started for (its origin).
         self.remotes: dict[str, str] = {}
         self.connected = False
+        #: Set on A's first exchange with B: the example starts only on a link that is up.
+        self.linked = asyncio.Event()
         self.finished = asyncio.Event()
 
     def elapsed(self) -> float:
@@ -187,6 +189,7 @@ class _Progress:
     # it; B's watch often sees the effect first. Whichever comes first tells the step, so the
     # lines keep the order in which things happened on the wire.
     def link_up(self, detail: str = "") -> None:
+        self.linked.set()
         self.once(
             "link-up",
             f"link up: A's {A_CONFIG} reached B's {B_CONFIG} over HTTPS "
@@ -347,6 +350,12 @@ async def _start(folder: Path, progress: _Progress) -> _Demo:
 
 
 async def _run_example(demo: _Demo, progress: _Progress, *, seconds: float) -> resources.Body:
+    # A user links first and runs second; so does the demo, which also keeps its steps in the
+    # order they happen on the wire however slow the machine is.
+    try:
+        await asyncio.wait_for(progress.linked.wait(), seconds)
+    except TimeoutError:
+        raise DemoFailed(_timeout_reason(progress, seconds)) from None
     flows, source = example_flows()
     for flow in flows:
         await demo.a.store.create(
