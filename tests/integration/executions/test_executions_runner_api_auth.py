@@ -119,14 +119,16 @@ async def test_a_store_failure_is_a_json_answer_the_runner_can_act_on(
 ) -> None:
     """Unavailable: 503, which the runner's client retries. Refused: 500, without the cluster's details."""
     token_a, _ = two_running
-    real_get = local.store.get
+    # The store the runner API reads through (the watch-fed cache over the memstore): the
+    # failure is what the API server would answer to a read the cache cannot serve.
+    real_get = local.ws.store.get
 
     async def failing_get(kind: str, name: str) -> resources.Body:
         if kind == resources.EXECUTION and name == "exec-a":
             raise failure
         return await real_get(kind, name)
 
-    monkeypatch.setattr(local.store, "get", failing_get)
+    monkeypatch.setattr(local.ws.store, "get", failing_get)
     answer = await http.get("/v1/execution", headers=bearer(token_a))
 
     assert answer.status_code == status
