@@ -70,8 +70,8 @@ def _inputs_checked(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     try:
         size = execution_state.outputs_size(inputs)
-    except errors.SpecError:
-        raise errors.SpecError("must be JSON-serialisable", field="inputs") from None
+    except errors.SpecError as exc:
+        raise errors.SpecError(str(exc).removeprefix("outputs: "), field="inputs") from None
     if size > bounds.MAX_INPUTS_BYTES:
         raise errors.SpecError(
             f"is {size} bytes of JSON, over the limit of {bounds.MAX_INPUTS_BYTES}", field="inputs"

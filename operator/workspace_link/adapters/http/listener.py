@@ -119,6 +119,18 @@ def _verify(
 
 
 async def _sync(request: web.Request) -> web.StreamResponse:
+    try:
+        return await _serve(request)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # A bug here must still answer with the protocol's error body (the dialer retries it),
+        # never aiohttp's plain-text page.
+        logger.exception("sync %s: internal error", request.match_info.get("name", ""))
+        return _refuse(HttpRefusal(500, "internal error on the listener; retry later", reason="internal"))
+
+
+async def _serve(request: web.Request) -> web.StreamResponse:
     ws = request.app[WS_KEY]
     cache = request.app[REPLAY_KEY]
     name = request.match_info["name"]

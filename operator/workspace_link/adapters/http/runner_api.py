@@ -111,6 +111,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise HttpRefusal(400, "body: malformed JSON") from None
+    except RecursionError:
+        raise HttpRefusal(400, f"body: nested deeper than {bounds.MAX_JSON_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise HttpRefusal(400, "body: must be a JSON object")
     return data
