@@ -68,6 +68,9 @@ class Settings:
     keys_namespace: str | None = None
     #: Bytes of a request/response body accepted on the sync endpoint.
     max_body_bytes: int = 8 * 1024 * 1024
+    #: Bytes of one local runner's log file (embedded mode); the rest is dropped with a note.
+    #: A Job's log is the kubelet's to rotate.
+    runner_log_max_bytes: int = 8 * 1024 * 1024
     #: DEBUG, INFO, WARNING or ERROR. INFO says what changed and what failed, never that an
     #: event was handled or a request sent (that is DEBUG; see ``logs``).
     log_level: str = "INFO"

@@ -59,14 +59,15 @@ class EmbeddedWorkspace:
     ) -> None:
         self.namespace = namespace
         self.store = store or memstore.MemStore(namespace)
+        self._settings = settings or _default_settings()
         self.executor = process_executor.ProcessExecutor(
             self.store,
             on_ended=self._run_ended,
             log_dir=log_dir,
             grace_period=grace_period,
             passthrough=passthrough,
+            max_log_bytes=self._settings.runner_log_max_bytes,
         )
-        self._settings = settings or _default_settings()
         self.ws = workspace.Workspace(namespace=namespace, store=self.store, executor=self.executor)
         self._runner_api = runner_api.Server(self.ws, host="127.0.0.1", port=0)
         self._pump_task: asyncio.Task[None] | None = None
