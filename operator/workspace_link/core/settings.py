@@ -68,6 +68,9 @@ class Settings:
     keys_namespace: str | None = None
     #: Bytes of a request/response body accepted on the sync endpoint.
     max_body_bytes: int = 8 * 1024 * 1024
+    #: Children one execution may start (``this.flow``), so a runaway loop cannot flood the
+    #: workspace with Executions; a retried start of an existing child is not counted again.
+    max_children_per_execution: int = 100
     #: Bytes of one local runner's log file (embedded mode); the rest is dropped with a note.
     #: A Job's log is the kubelet's to rotate.
     runner_log_max_bytes: int = 8 * 1024 * 1024

@@ -171,7 +171,9 @@ async def _serve(request: web.Request) -> web.StreamResponse:
         try:
             exchange.check_role(config, envelope.sender)
         except errors.RoleMismatch as exc:
-            await link_status.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
+            # A refusal changes nothing here, this SyncConfig's status included: the dialer
+            # shows the mismatch (Ready=False, RoleMismatch); this side counts and logs it.
+            logger.warning("sync %s: refused: %s", name, exc)
             raise HttpRefusal(409, str(exc), reason="role-mismatch") from exc
     except HttpRefusal as refusal:
         return _refuse(refusal)
