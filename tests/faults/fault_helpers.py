@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from link_harness import SETTINGS, Identity, Linked, put_secret
+from link_harness import SETTINGS, Identity, Linked, past_watermark, put_secret
 
 from workspace_link.core import keys, protocol, resources, signatures, wire
 
@@ -45,6 +45,7 @@ async def b_only(tls: trustme.CA, identities: dict[str, Identity], tmp_path: Pat
         },
     )
     await pair.start("b", settings_=dataclasses.replace(SETTINGS))
+    await past_watermark(pair.b)
     try:
         yield pair
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from link_harness import SETTINGS, Identity, Linked, new_identity, put_secret, wait_until
+from link_harness import SETTINGS, Identity, Linked, new_identity, past_watermark, put_secret, wait_until
 
 from workspace_link.core import keys, protocol, resources, signatures, wire
 
@@ -44,6 +44,7 @@ async def b_only(tls: trustme.CA, identities: dict[str, Identity], tmp_path: Pat
     await store.create(resources.SYNC_CONFIG, listener_spec("link-to-c"))
     await store.create(resources.SYNC_CONFIG, listener_spec("link-off", enabled=False))
     await pair.start("b", settings_=dataclasses.replace(SETTINGS, max_body_bytes=MAX_BODY))
+    await past_watermark(pair.b)
     try:
         yield pair
     finally:

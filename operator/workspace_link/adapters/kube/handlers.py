@@ -273,6 +273,7 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
             host="0.0.0.0",  # noqa: S104
             port=wl_settings.sync_port,
             ssl_context=certificate.context if certificate else None,
+            limits=listener.limits(wl_settings),
         )
         runtime.servers.append(sync_runner)
         if certificate is not None:

@@ -140,6 +140,7 @@ class EmbeddedWorkspace:
                 port=self.sync_port,
                 ssl_context=context,
                 shutdown_timeout=0.1,
+                limits=listener.limits(self.ws.settings),
             )
             self.sync_url = f"https://127.0.0.1:{self.sync_port}"
         self._link_supervisor = asyncio.get_running_loop().create_task(self._supervise_links())
