@@ -23,6 +23,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+import aiohttp.http_exceptions
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -91,6 +93,10 @@ async def _read_body(request: web.Request, limit: int, *, seconds: float) -> byt
         raise HttpRefusal(
             408, f"the body did not arrive within {seconds:g} s", reason="request-timeout"
         ) from None
+    except (ConnectionError, aiohttp.ClientPayloadError, aiohttp.http_exceptions.HttpProcessingError) as exc:
+        # The client went away or broke off its body: nobody is left to read an answer, and
+        # it is the wire's fault, not the listener's (no 500, nothing applied).
+        raise HttpRefusal(400, f"the body was cut off: {exc}", reason="malformed") from None
     return b"".join(chunks)
 
 
