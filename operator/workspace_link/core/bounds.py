@@ -31,14 +31,39 @@ MAX_TIME_CHARS: Final = 64
 #: Largest integer every JSON implementation represents exactly (2^53 - 1).
 MAX_VERSION: Final = 9007199254740991
 MAX_ERROR_REASON_CHARS: Final = 64
+#: Deepest nesting of inputs, outputs and setting values (the value itself is level 1). Far
+#: above what data needs, far below what recursive code (a store's deep copy, a JSON encoder)
+#: survives: 8 KiB of brackets would otherwise reach Python's recursion limit.
+MAX_JSON_DEPTH: Final = 64
+
+
+def json_depth(value: Any) -> int:
+    """Nesting levels of a JSON value (a scalar is 0, ``{}`` is 1), measured without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_JSON_DEPTH:
+            return level  # deep enough to refuse; no need to walk the rest
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def json_size(value: Any) -> int:
     """Bytes of ``value`` as compact UTF-8 JSON, the form in which it is sent and stored.
 
     Raises ``ValueError`` for what JSON cannot carry: an unpaired surrogate, NaN or infinity,
-    or nesting deeper than the interpreter's recursion limit.
+    or nesting deeper than ``MAX_JSON_DEPTH``.
     """
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return len(
             json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")

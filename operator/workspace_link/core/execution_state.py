@@ -258,6 +258,8 @@ def append_log(status: Mapping[str, Any], lines: Iterable[str]) -> Status:
 
 def outputs_size(outputs: Mapping[str, Any]) -> int:
     """Bytes of ``outputs`` as compact JSON; raises ``errors.SpecError`` if not JSON-able."""
+    if bounds.json_depth(outputs) > bounds.MAX_JSON_DEPTH:
+        raise errors.SpecError(f"nested deeper than {bounds.MAX_JSON_DEPTH} levels", field="outputs")
     try:
         return bounds.json_size(outputs)
     except (TypeError, ValueError) as exc:
@@ -269,6 +271,7 @@ def save_outputs(status: Mapping[str, Any], outputs: Mapping[str, Any]) -> Statu
     _require_live(status, "given outputs")
     if not isinstance(outputs, Mapping):
         raise errors.SpecError("must be an object", field="outputs")
+    outputs_size(outputs)  # refuses over-deep values before deepcopy recurses into them
     merged = {**dict(status.get("outputs") or {}), **copy.deepcopy(dict(outputs))}
     if len(merged) > bounds.MAX_OBJECT_KEYS:
         raise errors.OutputsTooLarge(

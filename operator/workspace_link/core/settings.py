@@ -79,6 +79,21 @@ class Settings:
     keys_namespace: str | None = None
     #: Bytes of a request/response body accepted on the sync endpoint.
     max_body_bytes: int = 8 * 1024 * 1024
+    #: Sync endpoint, against slow or many clients (aiohttp alone bounds only idle keep-alive):
+    #: seconds for the TLS handshake and for each request head from its first byte; seconds
+    #: for an authenticated request's body (8 MiB at 1 Mbit/s is ~70 s); seconds an idle
+    #: kept-alive connection stays open (the dialer opens its next exchange at once); and
+    #: connections open at once, past which new ones are closed unread.
+    request_header_timeout: float = 10.0
+    request_body_timeout: float = 90.0
+    keepalive_timeout: float = 75.0
+    max_connections: int = 256
+    #: Children one execution may start (``this.flow``), so a runaway loop cannot flood the
+    #: workspace with Executions; a retried start of an existing child is not counted again.
+    max_children_per_execution: int = 100
+    #: Bytes of one local runner's log file (embedded mode); the rest is dropped with a note.
+    #: A Job's log is the kubelet's to rotate.
+    runner_log_max_bytes: int = 8 * 1024 * 1024
     #: DEBUG, INFO, WARNING or ERROR. INFO says what changed and what failed, never that an
     #: event was handled or a request sent (that is DEBUG; see ``logs``).
     log_level: str = "INFO"

@@ -18,6 +18,8 @@ API (headers are any ``Mapping[str, str]``, matched case-insensitively)::
     added = signatures.sign_request(signer, method=, path=, headers=, body=)   # -> dict to add
     verifier = signatures.Verifier.from_settings(settings, keys=ring, link=name, replay=cache)
     seen = signatures.verify_request(verifier, method=, path=, headers=, body=)  # -> VerifiedMessage
+    head = signatures.verify_request_head(verifier, method=, path=, headers=)  # before the body
+    seen = signatures.check_body(head, body)
     added = signatures.sign_response(signer, status=, headers=, body=, request_headers=)
     seen = signatures.verify_response(verifier, status=, headers=, body=, request_headers=)
 
@@ -28,8 +30,10 @@ dialer) or received (the listener), including its ``Signature``.
 Failure reasons (``SignatureError.reason``): ``missing`` (a signature or covered header is
 absent), ``invalid`` (does not verify, malformed, incomplete coverage or parameters),
 ``digest-mismatch``, ``wrong-tag``, ``expired``, ``not-yet-valid`` (clock skew),
-``replayed``, ``unknown-key`` (keyid not accepted for this link), ``wrong-link`` (verifies
-with a key the resolver attributes to another link). The listener answers all with 401 except
+``replayed``, ``signed-before-start`` (a request created before the replay cache, i.e.
+before this listener started: possibly a replay across a restart), ``unknown-key`` (keyid
+not accepted for this link), ``wrong-link`` (verifies with a key the resolver attributes to
+another link). The listener answers all with 401 except
 ``wrong-link`` (403); see docs/protocol.md §5.
 
 Key rotation: a ``KeyRing`` accepts every key given for a link. Give it the keys of the other
@@ -77,6 +81,27 @@ class VerifiedMessage:
     nonce: str
     #: The link (SyncConfig name) the key resolver attributes the key to.
     link: str
+
+
+@dataclass(frozen=True)
+class VerifiedHead:
+    """A message whose signed headers verified; its body is still to be checked (``check_body``)."""
+
+    message: VerifiedMessage
+    #: The Content-Digest value the signature covers: the body must match it.
+    content_digest: str
+    what: str
+
+
+def check_body(head: VerifiedHead, body: bytes) -> VerifiedMessage:
+    """Check ``body`` against the Content-Digest the verified signature covers."""
+    try:
+        _Sha512Digest.verify(head.content_digest, bytes(body))
+    except hms.HTTPMessageSignaturesException as exc:
+        raise errors.SignatureError(
+            f"the {head.what} body does not match its Content-Digest: {exc}", reason="digest-mismatch"
+        ) from exc
+    return head.message
 
 
 class KeyResolver(Protocol):
@@ -368,9 +393,12 @@ class Verifier:
             clock=clock,
         )
 
-    def _verify(
-        self, message: _Request | _Response, *, components: tuple[str, ...], body: bytes
-    ) -> VerifiedMessage:
+    def _verify_head(
+        self, message: _Request | _Response, *, components: tuple[str, ...], watermark: bool
+    ) -> VerifiedHead:
+        """Everything but the body: the signature over the covered headers (which include
+        Content-Digest), its parameters, time, owner and nonce. The nonce is spent here, so
+        a copy racing the original is refused even while the original's body is in flight."""
         what = "response" if isinstance(message, _Response) else "request"
         for header in ("Signature-Input", "Signature", "Content-Digest", "Content-Type"):
             if header not in message.headers:
@@ -402,12 +430,6 @@ class Verifier:
         if not isinstance(nonce, str) or not nonce or not isinstance(key_id, str):
             raise errors.SignatureError(f"the {what} signature lacks a nonce", reason="invalid")
         until = self._check_time(created=created, expires=expires, what=what)
-        try:
-            _Sha512Digest.verify(result.covered_components[_DIGEST_COMPONENT], bytes(body))
-        except hms.HTTPMessageSignaturesException as exc:
-            raise errors.SignatureError(
-                f"the {what} body does not match its Content-Digest: {exc}", reason="digest-mismatch"
-            ) from exc
         found = self._keys.resolve(key_id)
         if found is None:  # the resolver changed between verify() and now
             raise self._unknown_key(key_id)
@@ -417,11 +439,22 @@ class Verifier:
                 f"the {what} is signed with key {key_id} of SyncConfig {owner!r}, not of {self.link!r}",
                 reason="wrong-link",
             )
-        if not self._replay.check_and_remember(f"{key_id} {nonce}", until=until):
+        if watermark and created < self._replay.since:
+            raise errors.SignatureError(
+                f"the {what} signature was created at {created}, before this listener began "
+                f"remembering nonces at {self._replay.since:.0f} (it restarted): it may be a replay. "
+                "Re-sign the request and send it again; if this repeats, the sender's clock is behind",
+                reason="signed-before-start",
+            )
+        if not self._replay.check_and_remember(f"{key_id} {nonce}", until=until, created=created):
             raise errors.SignatureError(
                 f"the {what} signature's nonce was already used: a replayed message", reason="replayed"
             )
-        return VerifiedMessage(key_id=key_id, created=created, nonce=nonce, link=owner)
+        return VerifiedHead(
+            message=VerifiedMessage(key_id=key_id, created=created, nonce=nonce, link=owner),
+            content_digest=result.covered_components[_DIGEST_COMPONENT],
+            what=what,
+        )
 
     def _check_time(self, *, created: int, expires: int, what: str) -> float:
         """Refuse signatures outside their window; return when the nonce may be forgotten."""
@@ -460,14 +493,24 @@ class Verifier:
         )
 
 
+def verify_request_head(
+    verifier: Verifier, *, method: str, path: str, headers: Mapping[str, str]
+) -> VerifiedHead:
+    """Verify a received request's signature before its body is read (the signature covers
+    Content-Digest, which ``check_body`` then holds the body to). Raises
+    ``errors.SignatureError``; ``signed-before-start`` when it predates the replay cache."""
+    if not path.startswith("/"):
+        raise errors.SignatureError(f"request path {path[:80]!r} is not an absolute path", reason="invalid")
+    message = _Request(method=method, url=_URL_BASE + path, headers=_Fields.of(headers))
+    return verifier._verify_head(message, components=REQUEST_COMPONENTS, watermark=True)
+
+
 def verify_request(
     verifier: Verifier, *, method: str, path: str, headers: Mapping[str, str], body: bytes
 ) -> VerifiedMessage:
     """Verify a received request; raise ``errors.SignatureError`` with a reason otherwise."""
-    if not path.startswith("/"):
-        raise errors.SignatureError(f"request path {path[:80]!r} is not an absolute path", reason="invalid")
-    message = _Request(method=method, url=_URL_BASE + path, headers=_Fields.of(headers))
-    return verifier._verify(message, components=REQUEST_COMPONENTS, body=body)
+    head = verify_request_head(verifier, method=method, path=path, headers=headers)
+    return check_body(head, body)
 
 
 def verify_response(
@@ -481,4 +524,7 @@ def verify_response(
     """Verify a response to the request sent with ``request_headers``."""
     request = _Request(method="POST", url=_PLACEHOLDER_URL, headers=_Fields.of(request_headers))
     message = _Response(status_code=status, headers=_Fields.of(headers), request=request)
-    return verifier._verify(message, components=RESPONSE_COMPONENTS, body=body)
+    # No watermark: a response is bound to the request it answers, so an old one is of no use
+    # to a replayer, and the listener's clock may run behind the dialer's.
+    head = verifier._verify_head(message, components=RESPONSE_COMPONENTS, watermark=False)
+    return check_body(head, body)

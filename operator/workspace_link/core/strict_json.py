@@ -80,7 +80,10 @@ def parse(raw: bytes, *, max_bytes: int) -> Any:
     except ValueError as exc:  # e.g. an integer literal with more digits than Python converts
         raise errors.MessageError(f"not valid JSON: {str(exc)[:200]}", field="body") from exc
     except RecursionError as exc:
-        raise errors.MessageError("nested too deeply", field="body") from exc
+        raise errors.MessageError(
+            f"nested too deeply to parse (inputs and outputs may nest {bounds.MAX_JSON_DEPTH} levels)",
+            field="body",
+        ) from exc
 
 
 def object_at(value: Any, path: str) -> dict[str, Any]:

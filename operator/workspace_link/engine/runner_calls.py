@@ -81,13 +81,24 @@ def _inputs_checked(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     try:
         size = execution_state.outputs_size(inputs)
-    except errors.SpecError:
-        raise errors.SpecError("must be JSON-serialisable", field="inputs") from None
+    except errors.SpecError as exc:
+        raise errors.SpecError(str(exc).removeprefix("outputs: "), field="inputs") from None
     if size > bounds.MAX_INPUTS_BYTES:
         raise errors.SpecError(
             f"is {size} bytes of JSON, over the limit of {bounds.MAX_INPUTS_BYTES}", field="inputs"
         )
     return dict(inputs)
+
+
+async def _check_children_bound(ws: workspace.Workspace, parent: str, name: str) -> None:
+    limit = ws.settings.max_children_per_execution
+    children = await ws.store.list(resources.EXECUTION, labels={labels.PARENT: labels.value(parent)})
+    if len(children) >= limit and name not in {resources.name(child) for child in children}:
+        raise errors.SpecError(
+            f"execution {parent!r} has started {len(children)} children, the limit of {limit} children"
+            " per execution (setting max_children_per_execution)",
+            field="children",
+        )
 
 
 async def start_child(
@@ -120,6 +131,7 @@ async def start_child(
     if resources.is_terminal(parent_body):
         raise errors.InvalidTransition(resources.phase(parent_body), "given children")
     name = naming.child_execution_name(parent, resources.uid(parent_body), call_id)
+    await _check_children_bound(ws, parent, name)
     child_labels = {labels.PARENT: labels.value(parent)}
     spec: dict[str, Any] = {"flow": flow, "inputs": child_inputs, "parent": parent}
     if remote_workspace:

@@ -149,7 +149,7 @@ async def test_a_token_of_an_execution_that_ended_is_refused(
         # While its runner Secret still exists the token is known but closed (409); once the
         # Secret is cleaned up it opens no door at all (403). Either way: refused, and said why.
         assert (answer.status_code, answer.json()["error"]) in {
-            (409, "execution 'exec-a' has ended: settings are closed to it"),
+            (409, "execution 'exec-a' has ended: its runner token is no longer valid"),
             (403, "Authorization: the token is not valid for any execution"),
         }, (method, path, answer.text)
     assert await settings_in_store(local) == {"kept": {"value": 1}}

@@ -65,10 +65,16 @@ class OperatorThread:
 
         # Created before kopf starts, so kopf's sweep of "hung" tasks at exit leaves it alone.
         relay = asyncio.create_task(relay_ready())
+        settings = handlers.operator_settings()
+        # kmock answers a JSON patch whose resourceVersion test fails (kopf's finalizer patch,
+        # raced by a status write) with 500, where the API server answers 422 and kopf patches
+        # again on the next event. kopf retries a 500 with the same stale test for 54 s; short
+        # backoffs end that within a second, as a 422 would.
+        settings.networking.error_backoffs = (0.05, 0.1, 0.2, 0.3, 0.5)
         try:
             await kopf.operator(
                 registry=handlers.registry,
-                settings=handlers.operator_settings(),
+                settings=settings,
                 namespaces=[NAMESPACE],
                 standalone=True,
                 identity=handlers.operator_identity(),

@@ -9,8 +9,10 @@ start a new EmbeddedWorkspace on the same store, listening on the same port.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
+import math
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,6 +22,7 @@ from typing import Any
 import pytest
 import trustme
 
+from workspace_link.adapters.http import listener
 from workspace_link.adapters.local import embedded, memstore
 from workspace_link.core import errors, keys, resources, settings
 from workspace_link.engine import exchange
@@ -90,6 +93,19 @@ async def wait_until(
             raise TimeoutError("the condition was not met in time")
         # Changes in the *other* workspace do not wake this one: re-check at least every 0.2 s.
         await ws.ws.changes.wait(since, min(remaining, 0.2))
+
+
+async def past_watermark(ws: embedded.EmbeddedWorkspace) -> None:
+    """Wait until a request signed now is newer than the listener's restart watermark.
+
+    ``created`` is whole seconds: one signed in the listener's first (partial) second reads as
+    signed before it started and is refused ``signed-before-start`` (the dialer re-signs). A
+    test that signs by hand waits for that second to pass instead.
+    """
+    runner = ws._sync_runner
+    assert runner is not None, "no listener"
+    since = runner.app[listener.REPLAY_KEY].since
+    await asyncio.sleep(max(0.0, math.ceil(since) - time.time()))
 
 
 class Linked:

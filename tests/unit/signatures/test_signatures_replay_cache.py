@@ -49,3 +49,14 @@ def test_a_nonce_already_past_its_window_is_not_stored() -> None:
     cache = replay.ReplayCache(clock=clock)
     assert cache.check_and_remember("old", until=999.0)
     assert len(cache) == 0
+
+
+def test_the_watermark_is_the_creation_time_and_an_eviction_raises_it() -> None:
+    now = [1000.0]
+    cache = replay.ReplayCache(max_entries=2, clock=lambda: now[0])
+    assert cache.since == 1000.0
+    assert cache.check_and_remember("a", until=1300, created=1001)
+    assert cache.check_and_remember("b", until=1400, created=1002)
+    assert cache.check_and_remember("c", until=1500, created=1003)  # evicts "a"
+    # "a" is forgotten: nothing created as early as it may be accepted any more.
+    assert cache.since == 1002

@@ -1,14 +1,19 @@
 """The listener's HTTP endpoint: ``POST /api/latest/sync_config/<name>/sync`` (aiohttp).
 
 Why a module of its own: this is where untrusted bytes arrive. It checks, in the order
-docs/protocol.md §5 fixes so that nothing unauthenticated is parsed: method (405), size before
-the body is read in full (413), the SyncConfig named in the path (404 unknown or not a
-listener), enabled (403), content type (415), keys loadable (503), the signature against THAT
-config's accepted keys (401 with the signature's reason; 403 ``wrong-link`` when it verifies
-with a key of another SyncConfig here), the body (422 protocol version, 400 malformed), the
-role (409). Only then does ``exchange.handle`` touch the store. Every refusal is the protocol's
-error body, changes nothing, and is counted (``workspace_link_sync_refusals_total{reason}``).
-A successful answer is signed and bound to the request's signature.
+docs/protocol.md §5 fixes so that nothing unauthenticated is read or parsed: method (405), the
+announced size (413), the SyncConfig named in the path (404 unknown or not a listener),
+enabled (403), content type (415), keys loadable (503), the signature over the headers
+against THAT config's accepted keys (401 with the signature's reason; 403 ``wrong-link`` when
+it verifies with a key of another SyncConfig here). Only then is the body read — within the
+size limit and ``request_body_timeout`` (408), a few bodies at a time — and held to the
+Content-Digest the signature covers (401 ``digest-mismatch``); then the body (422 protocol
+version, 400 malformed), the role (409). Only then does ``exchange.handle`` touch the store.
+An unauthenticated client therefore costs a few KiB of headers, never a body; the port's
+connection limits and header deadline are ``serving.Limits``'. Every refusal is the
+protocol's error body, changes nothing, and is counted
+(``workspace_link_sync_refusals_total{reason}``). A successful answer is signed and bound to
+the request's signature.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
+import aiohttp.http_exceptions
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from workspace_link.adapters import metrics
+from workspace_link.adapters.http import serving
 from workspace_link.adapters.http.refusal import HttpRefusal
-from workspace_link.core import errors, link_config, protocol, replay, resources, signatures, wire
+from workspace_link.core import errors, link_config, protocol, replay, resources, settings, signatures, wire
 from workspace_link.engine import exchange, link_keys, link_status, workspace
 
 logger = logging.getLogger(__name__)
@@ -41,32 +49,54 @@ class _Holds:
 
 
 HOLDS_KEY: web.AppKey[_Holds] = web.AppKey("holds", _Holds)
+BODIES_KEY: web.AppKey[asyncio.Semaphore] = web.AppKey("bodies", asyncio.Semaphore)
 _CHUNK = 64 * 1024
+#: Request bodies read at once: memory for bodies stays under this many times the body limit
+#: even when an authenticated peer opens many exchanges.
+MAX_BODIES_AT_ONCE = 4
 
 
-def _refuse(error: HttpRefusal) -> web.Response:
+def _refuse(error: HttpRefusal, request: web.Request | None = None) -> web.Response:
     metrics.SYNC_REFUSALS.labels(reason=error.reason).inc()
-    return web.Response(
+    response = web.Response(
         status=error.status,
         body=wire.encode_error(error.status, error.reason, error.message),
         content_type=protocol.CONTENT_TYPE,
     )
+    if request is not None and not request.content.at_eof():
+        # The body was not read (refused before it, or cut): close rather than drain it.
+        response.force_close()
+    return response
 
 
-async def _read_body(request: web.Request, limit: int) -> bytes:
-    too_large = HttpRefusal(413, f"the body exceeds the limit of {limit} bytes", reason="too-large")
+def _too_large(limit: int) -> HttpRefusal:
+    return HttpRefusal(413, f"the body exceeds the limit of {limit} bytes", reason="too-large")
+
+
+async def _read_body(request: web.Request, limit: int, *, seconds: float) -> bytes:
     if request.content_length is not None and request.content_length > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        chunk = await request.content.read(_CHUNK)
-        if not chunk:
-            break
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(seconds):
+            async with request.app[BODIES_KEY]:
+                while True:
+                    chunk = await request.content.read(_CHUNK)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_large(limit)
+                    chunks.append(chunk)
+    except TimeoutError:
+        raise HttpRefusal(
+            408, f"the body did not arrive within {seconds:g} s", reason="request-timeout"
+        ) from None
+    except (ConnectionError, aiohttp.ClientPayloadError, aiohttp.http_exceptions.HttpProcessingError) as exc:
+        # The client went away or broke off its body: nobody is left to read an answer, and
+        # it is the wire's fault, not the listener's (no 500, nothing applied).
+        raise HttpRefusal(400, f"the body was cut off: {exc}", reason="malformed") from None
     return b"".join(chunks)
 
 
@@ -102,7 +132,7 @@ async def _other_links_keys(ws: workspace.Workspace, name: str) -> dict[str, lis
     return found
 
 
-def _verify(
+def _verify_head(
     ws: workspace.Workspace,
     cache: replay.ReplayCache,
     *,
@@ -110,15 +140,28 @@ def _verify(
     ring: signatures.KeyRing,
     request: web.Request,
     headers: Mapping[str, str],
-    body: bytes,
-) -> signatures.VerifiedMessage:
+) -> signatures.VerifiedHead:
     verifier = signatures.Verifier.from_settings(ws.settings, keys=ring, link=name, replay=cache)
-    return signatures.verify_request(
-        verifier, method=request.method, path=request.raw_path, headers=headers, body=body
+    return signatures.verify_request_head(
+        verifier, method=request.method, path=request.raw_path, headers=headers
     )
 
 
 async def _sync(request: web.Request) -> web.StreamResponse:
+    try:
+        return await _serve(request)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        # A bug here must still answer with the protocol's error body (the dialer retries it),
+        # never aiohttp's plain-text page.
+        logger.exception("sync %s: internal error", request.match_info.get("name", ""))
+        return _refuse(
+            HttpRefusal(500, "internal error on the listener; retry later", reason="internal"), request
+        )
+
+
+async def _serve(request: web.Request) -> web.StreamResponse:
     ws = request.app[WS_KEY]
     cache = request.app[REPLAY_KEY]
     name = request.match_info["name"]
@@ -127,7 +170,9 @@ async def _sync(request: web.Request) -> web.StreamResponse:
             raise HttpRefusal(
                 405, f"{request.method} is not allowed here; use POST", reason="method-not-allowed"
             )
-        raw = await _read_body(request, ws.settings.max_body_bytes)
+        limit = ws.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise _too_large(limit)
         config = await _config(ws, name)
         if request.content_type != protocol.CONTENT_TYPE:
             raise HttpRefusal(
@@ -143,14 +188,17 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         headers = dict(request.headers)
         try:
             ring = signatures.KeyRing.for_link(name, keys.remote_keys.values())
-            seen = _verify(ws, cache, name=name, ring=ring, request=request, headers=headers, body=raw)
+            head = _verify_head(ws, cache, name=name, ring=ring, request=request, headers=headers)
         except errors.SignatureError as exc:
             if exc.reason != "unknown-key":
                 raise
             # Another link's key? Its own keys come last so a key shared by two links is ours.
             ring = signatures.KeyRing({**await _other_links_keys(ws, name), name: keys.remote_keys.values()})
-            seen = _verify(ws, cache, name=name, ring=ring, request=request, headers=headers, body=raw)
-        envelope = wire.decode(raw, max_bytes=ws.settings.max_body_bytes)
+            head = _verify_head(ws, cache, name=name, ring=ring, request=request, headers=headers)
+        # Authenticated: only now is the body read.
+        raw = await _read_body(request, limit, seconds=ws.settings.request_body_timeout)
+        seen = signatures.check_body(head, raw)
+        envelope = wire.decode(raw, max_bytes=limit)
         if envelope.sender.key_id != seen.key_id:
             raise errors.SignatureError(
                 f"sender.keyId {envelope.sender.key_id} differs from the signature's keyid {seen.key_id}",
@@ -159,16 +207,19 @@ async def _sync(request: web.Request) -> web.StreamResponse:
         try:
             exchange.check_role(config, envelope.sender)
         except errors.RoleMismatch as exc:
-            await link_status.record_listener_failure(ws, config, error=exc, peer=envelope.sender)
+            # A refusal changes nothing here, this SyncConfig's status included: the dialer
+            # shows the mismatch (Ready=False, RoleMismatch); this side counts and logs it.
+            logger.warning("sync %s: refused: %s", name, exc)
             raise HttpRefusal(409, str(exc), reason="role-mismatch") from exc
     except HttpRefusal as refusal:
-        return _refuse(refusal)
+        return _refuse(refusal, request)
     except errors.SignatureError as exc:
-        return _refuse(HttpRefusal(403 if exc.reason == "wrong-link" else 401, str(exc), reason=exc.reason))
+        status = 403 if exc.reason == "wrong-link" else 401
+        return _refuse(HttpRefusal(status, str(exc), reason=exc.reason), request)
     except errors.UnsupportedProtocol as exc:
-        return _refuse(HttpRefusal(422, str(exc), reason="unsupported-protocol"))
+        return _refuse(HttpRefusal(422, str(exc), reason="unsupported-protocol"), request)
     except errors.MessageError as exc:
-        return _refuse(HttpRefusal(400, str(exc), reason="malformed"))
+        return _refuse(HttpRefusal(400, str(exc), reason="malformed"), request)
     except errors.StoreError as exc:
         # StoreRefused (RBAC, a missing CRD) needs an admin; anything else passes.
         log = logger.error if isinstance(exc, errors.StoreRefused) else logger.warning
@@ -218,17 +269,28 @@ async def _sync(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def create_app(ws: workspace.Workspace, *, replay_cache: replay.ReplayCache | None = None) -> web.Application:
-    """The sync endpoint for every listening SyncConfig of ``ws``.
+def limits(wl_settings: settings.Settings) -> serving.Limits:
+    """The connection limits the sync port is served with (``serving.serve(limits=...)``)."""
+    return serving.Limits(
+        max_connections=wl_settings.max_connections,
+        header_timeout=wl_settings.request_header_timeout,
+        keepalive_timeout=wl_settings.keepalive_timeout,
+    )
 
-    ``replay_cache`` remembers nonces; pass one that outlives the app when the app is rebuilt.
+
+def create_app(ws: workspace.Workspace, *, replay_cache: replay.ReplayCache | None = None) -> web.Application:
+    """The sync endpoint for every listening SyncConfig of ``ws``; serve it with ``limits``.
+
+    ``replay_cache`` remembers nonces and, from its creation, refuses older signatures (the
+    restart watermark): pass one that outlives the app when the app is rebuilt in-process.
     """
-    # The body limit is enforced by _read_body with a clear 413; aiohttp's own limit only
-    # applies to request.read()/post(), which this app never calls.
+    # The body limit is enforced by _read_body with a clear 413, after the signature; aiohttp's
+    # own limit only applies to request.read()/post(), which this app never calls.
     app = web.Application(client_max_size=ws.settings.max_body_bytes + 1)
     app[WS_KEY] = ws
     app[REPLAY_KEY] = replay_cache or replay.ReplayCache()
     app[HOLDS_KEY] = _Holds()
+    app[BODIES_KEY] = asyncio.Semaphore(MAX_BODIES_AT_ONCE)
     app.router.add_route("*", protocol.SYNC_PATH.format(name="{name}"), _sync)
     app.on_shutdown.append(_end_holds)
     return app

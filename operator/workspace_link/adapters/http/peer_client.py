@@ -17,7 +17,10 @@ verified against the link's accepted remote keys and bound to the request they a
 
 from __future__ import annotations
 
+import asyncio
+import math
 import ssl
+import time
 from collections.abc import Callable, Generator
 
 import httpx
@@ -76,6 +79,15 @@ def _tls_reason(exc: BaseException) -> str | None:
     return None
 
 
+def _signed_before_start(status: int, content: bytes) -> bool:
+    if status != 401:
+        return False
+    try:
+        return wire.decode_error(content)[1] == "signed-before-start"
+    except errors.MessageError:
+        return False
+
+
 class PeerClient:
     """Talks to one listener for one SyncConfig. Build a new one when the config or keys change."""
 
@@ -127,11 +139,20 @@ class PeerClient:
             timeout=httpx.Timeout(max_seconds, connect=min(max_seconds, 30.0)),
         )
         try:
-            response = await self._client.send(request, stream=True)
-            try:
-                content = await self._read_limited(response)
-            finally:
-                await response.aclose()
+            for attempt in range(2):
+                response = await self._client.send(request, stream=True)
+                try:
+                    content = await self._read_limited(response)
+                finally:
+                    await response.aclose()
+                if attempt == 0 and _signed_before_start(response.status_code, content):
+                    # The listener started after this was signed (``created`` is whole seconds:
+                    # maybe in the same second): it refuses what may be a replay. Signed anew
+                    # in the next second, it is newer than a listener that started in this one.
+                    now = time.time()
+                    await asyncio.sleep(math.floor(now) + 1 - now)
+                    continue
+                break
         except httpx.HTTPError as exc:
             tls = _tls_reason(exc)
             if tls is not None:

@@ -99,6 +99,11 @@ async def _authenticate(request: web.Request) -> resources.Body:
         raise HttpRefusal(403, "Authorization: the token is not valid for any execution") from None
     if not hmac.compare_digest(expected.encode(), token.encode()):
         raise HttpRefusal(403, "Authorization: the token is not valid for this execution")
+    if resources.is_terminal(body):
+        # A token is good for one run: once it ended, whatever still holds the token (a
+        # forked child, a leaked file) reads and changes nothing. The runner's own late end
+        # report reads 409 as "already ended".
+        raise HttpRefusal(409, f"execution {name!r} has ended: its runner token is no longer valid")
     return body
 
 
@@ -111,6 +116,8 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         data = json.loads(raw or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise HttpRefusal(400, "body: malformed JSON") from None
+    except RecursionError:
+        raise HttpRefusal(400, f"body: nested deeper than {bounds.MAX_JSON_DEPTH} levels") from None
     if not isinstance(data, dict):
         raise HttpRefusal(400, "body: must be a JSON object")
     return data
@@ -262,8 +269,6 @@ async def _post_end(request: web.Request) -> web.Response:
 async def _live(request: web.Request) -> tuple[workspace.Workspace, str]:
     """The workspace and the calling execution, which must still be running (else 409)."""
     me = await _authenticate(request)
-    if resources.is_terminal(me):
-        raise HttpRefusal(409, f"execution {resources.name(me)!r} has ended: settings are closed to it")
     return request.app[_WS_KEY], resources.name(me)
 
 

@@ -285,6 +285,7 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
             host="0.0.0.0",  # noqa: S104
             port=wl_settings.sync_port,
             ssl_context=certificate.context if certificate else None,
+            limits=listener.limits(wl_settings),
         )
         runtime.servers.append(sync_runner)
         if certificate is not None:
@@ -369,7 +370,10 @@ async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
             logger.warning("Execution %s: cleanup left to garbage collection: %s", body.metadata.name, exc)
         return
     if _live(body.spec, body.status):
-        await _reconcile(runtime, plain, resumed=type != "MODIFIED")
+        # Only the listing at start is a resume: a Running execution found then may have lost
+        # its Job while no operator watched. A new object has no run to lose, and a late retry
+        # of its first reconcile must not mistake a Job deleted since (JobDeleted) for one.
+        await _reconcile(runtime, plain, resumed=type is None)
 
 
 def _cancel_retry(runtime: Runtime, name: str) -> None:

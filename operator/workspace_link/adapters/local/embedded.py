@@ -59,14 +59,15 @@ class EmbeddedWorkspace:
     ) -> None:
         self.namespace = namespace
         self.store = store or memstore.MemStore(namespace)
+        self._settings = settings or _default_settings()
         self.executor = process_executor.ProcessExecutor(
             self.store,
             on_ended=self._run_ended,
             log_dir=log_dir,
             grace_period=grace_period,
             passthrough=passthrough,
+            max_log_bytes=self._settings.runner_log_max_bytes,
         )
-        self._settings = settings or _default_settings()
         self.ws = workspace.Workspace(
             namespace=namespace, store=workspace.cached(self.store), executor=self.executor
         )
@@ -141,6 +142,7 @@ class EmbeddedWorkspace:
                 port=self.sync_port,
                 ssl_context=context,
                 shutdown_timeout=0.1,
+                limits=listener.limits(self.ws.settings),
             )
             self.sync_url = f"https://127.0.0.1:{self.sync_port}"
         self._link_supervisor = asyncio.get_running_loop().create_task(self._supervise_links())

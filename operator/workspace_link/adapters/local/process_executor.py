@@ -3,14 +3,20 @@
 The same runner as in a Job (``python -m workspace_link.runner``), handed its credentials the
 same way: the per-execution Secret's ``token`` and ``url`` written as files into a private
 temp dir (0700 dir, 0600 files) named by ``WL_RUNNER_CREDENTIALS``, never in arguments or
-plain environment values. Each runner's stdout/stderr go to a log file per execution.
+plain environment values. Each runner's output goes to a log file per execution, capped at
+``max_log_bytes`` (a Job's log is the kubelet's to rotate; here nothing else would stop it).
 
-Runs are kept in a registry by execution name, so ``start`` is idempotent; the registry is
-memory only, so an embedded "restart" (a new executor over the old store) starts Running
-executions again, as the architecture says a lost run is. ``cancel`` sends SIGTERM (the runner
-ends the flow through a lifecycle signal) and SIGKILL after a grace period. A process that
-exits without its execution being terminal is reported through ``on_ended`` (RunnerExited),
-and ``spec.timeoutSeconds`` is enforced like a Job's deadline (DeadlineExceeded).
+Runs are kept in a registry by execution name, so ``start`` is idempotent. The registry is
+memory only and a local process dies with its workspace, so after a restart a Running
+execution has no run: ``start(resume=True)`` raises ``errors.RunLost`` as the Job executor does
+for a vanished Job, and the execution fails instead of running its script a second time.
+
+Each runner leads its own process group, and the whole group is signalled: ``cancel`` and the
+deadline (``spec.timeoutSeconds``, DeadlineExceeded) send SIGTERM (the runner ends the flow
+through a lifecycle signal) and SIGKILL after a grace period; when the runner exits, whatever
+the flow forked and left behind is killed too. A process that exits without its execution
+being terminal is reported through ``on_ended`` (RunnerExited). A child that leaves the group
+(``setsid``) escapes this; a Job's pod would still contain it.
 """
 
 from __future__ import annotations
@@ -34,6 +40,28 @@ from workspace_link.engine import runner_secret, store
 logger = logging.getLogger(__name__)
 
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
+#: Default cap of one runner's log file (``settings.runner_log_max_bytes``).
+DEFAULT_MAX_LOG_BYTES = 8 * 1024 * 1024
+_LOG_CHUNK = 64 * 1024
+
+
+class _ExitAware(asyncio.subprocess.SubprocessStreamProtocol):
+    """Tells when the runner itself exited. ``Process.wait()`` also waits for its output pipe
+    to close, which a child the flow forked may hold open for as long as it lives."""
+
+    def __init__(self, limit: int, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=limit, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+def _signal_group(process: asyncio.subprocess.Process, signum: int) -> None:
+    """Signal the process group the runner leads (``start_new_session``), children included."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
 
 
 class OnEnded(Protocol):
@@ -46,6 +74,7 @@ class OnEnded(Protocol):
 class _Run:
     name: str
     process: asyncio.subprocess.Process
+    gone: asyncio.Event
     credentials: Path
     log_path: Path
     log_file: IO[bytes] | None
@@ -54,6 +83,7 @@ class _Run:
     deadline_hit: bool = False
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    copier: asyncio.Task[None] | None = None
 
 
 class ProcessExecutor:
@@ -67,8 +97,10 @@ class ProcessExecutor:
         log_dir: Path | None = None,
         grace_period: float = 5.0,
         passthrough: bool = False,
+        max_log_bytes: int = DEFAULT_MAX_LOG_BYTES,
     ) -> None:
         self._store = store_
+        self._max_log = max_log_bytes
         self._on_ended = on_ended
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="wl-logs-"))
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -85,6 +117,14 @@ class ProcessExecutor:
         async with self._lock:
             if name in self._runs:
                 return job
+            if resume:
+                # Found Running with no run here: this workspace restarted and its process died
+                # with it, after the script may have done anything. Starting it again could run
+                # it twice; a Job's executor answers the same for a vanished Job.
+                raise errors.RunLost(
+                    f"the local runner of Execution {name!r} ended with the workspace it ran in;"
+                    " it is not run again so that the script does not run twice"
+                )
             secret = await self._store.get(resources.SECRET, secret_name)
             token = runner_secret.secret_value(secret, runner_credentials.TOKEN)
             url = runner_secret.secret_value(secret, runner_credentials.URL)
@@ -100,16 +140,19 @@ class ProcessExecutor:
             env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
             env["PYTHONUNBUFFERED"] = "1"
             try:
-                process = await asyncio.create_subprocess_exec(
+                loop = asyncio.get_running_loop()
+                transport, protocol = await loop.subprocess_exec(
+                    lambda: _ExitAware(_LOG_CHUNK, loop),
                     sys.executable,
                     "-m",
                     "workspace_link.runner",
                     stdin=asyncio.subprocess.DEVNULL,
-                    stdout=log_file,
+                    stdout=asyncio.subprocess.PIPE if log_file else None,
                     stderr=asyncio.subprocess.STDOUT if log_file else None,
                     env=env,
                     start_new_session=True,
                 )
+                process = asyncio.subprocess.Process(transport, protocol, loop)
             except OSError:
                 shutil.rmtree(credentials, ignore_errors=True)
                 if log_file:
@@ -119,12 +162,15 @@ class ProcessExecutor:
             run = _Run(
                 name=name,
                 process=process,
+                gone=protocol.exited,
                 credentials=credentials,
                 log_path=log_path,
                 log_file=log_file,
                 deadline=float(timeout) if timeout else None,
             )
             self._runs[name] = run
+            if process.stdout is not None and log_file is not None:
+                run.copier = self._spawn(run, self._copy_log(process.stdout, log_file))
             self._spawn(run, self._watch(run))
             logger.info("Execution %s: runner started (pid %s, log %s)", name, process.pid, log_path)
             return job
@@ -174,32 +220,44 @@ class ProcessExecutor:
         for run in runs:
             run.cancelled = True
             if not run.exited.is_set():
-                with contextlib.suppress(ProcessLookupError):
-                    run.process.kill()
-        await asyncio.gather(*(run.process.wait() for run in runs))
+                _signal_group(run.process, signal.SIGKILL)
+        await asyncio.gather(*(run.gone.wait() for run in runs))
         # The watchers finish promptly now (the processes are gone) and remove the credentials.
         await asyncio.gather(*(task for run in runs for task in list(run.tasks)), return_exceptions=True)
         self._runs.clear()
 
     # -- internals --------------------------------------------------------------------------
-    def _spawn(self, run: _Run, coro: Awaitable[None]) -> None:
+    async def _copy_log(self, source: asyncio.StreamReader, target: IO[bytes]) -> None:
+        """Copy the runner's output to its log file up to the cap; past it, read and drop, so
+        a flow that prints without end neither fills the disk nor blocks on a full pipe."""
+        written = 0
+        while chunk := await source.read(_LOG_CHUNK):
+            if written >= self._max_log:
+                continue
+            kept = chunk[: self._max_log - written]
+            target.write(kept)
+            written += len(kept)
+            if written >= self._max_log:
+                target.write(f"\n[log truncated at {self._max_log} bytes]\n".encode())
+            target.flush()
+
+    def _spawn(self, run: _Run, coro: Awaitable[None]) -> asyncio.Task[None]:
         async def wrapper() -> None:
             await coro
 
         task = asyncio.get_running_loop().create_task(wrapper())
         run.tasks.add(task)
         task.add_done_callback(run.tasks.discard)
+        return task
 
     async def _stop(self, run: _Run) -> None:
-        """SIGTERM, then SIGKILL once the grace period has passed."""
-        with contextlib.suppress(ProcessLookupError):
-            run.process.send_signal(signal.SIGTERM)
+        """SIGTERM to the run's process group, then SIGKILL once the grace period has passed."""
+        _signal_group(run.process, signal.SIGTERM)
         try:
-            await asyncio.wait_for(asyncio.shield(run.process.wait()), self._grace)
+            await asyncio.wait_for(asyncio.shield(run.gone.wait()), self._grace)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                run.process.kill()
-            await run.process.wait()
+            _signal_group(run.process, signal.SIGKILL)
+            await run.gone.wait()
 
     async def _report(self, run: _Run, *, reason: str, message: str) -> None:
         try:
@@ -211,7 +269,7 @@ class ProcessExecutor:
     async def _watch(self, run: _Run) -> None:
         try:
             try:
-                await asyncio.wait_for(asyncio.shield(run.process.wait()), run.deadline)
+                await asyncio.wait_for(asyncio.shield(run.gone.wait()), run.deadline)
             except TimeoutError:
                 if not run.cancelled:
                     # Status first, so the runner's own "Cancelled" after SIGTERM is refused.
@@ -223,7 +281,13 @@ class ProcessExecutor:
                     )
                 await self._stop(run)
         finally:
+            # The runner is gone; what its flow forked and left behind goes with it.
+            _signal_group(run.process, signal.SIGKILL)
             shutil.rmtree(run.credentials, ignore_errors=True)
+            if run.copier is not None:
+                # It ends at end-of-file, which the group's death brings (a child that left
+                # the group may hold the pipe: then the log just stops here).
+                await asyncio.wait([run.copier], timeout=5)
             if run.log_file:
                 run.log_file.close()
             run.exited.set()

@@ -1,0 +1,11 @@
+"""Fixtures of the fault and abuse suite; it reuses the link's integration harness."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "integration" / "link"))
+
+from fault_helpers import b_only
+from link_harness import identities, linked, tls
+
+__all__ = ["b_only", "identities", "linked", "tls"]

@@ -1,0 +1,46 @@
+"""Case 2: unauthenticated bodies are never read: 40 connections sending 7 MiB cost no memory."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from fault_helpers import PATH, rss_bytes
+from link_harness import Linked
+
+MIB = 1024 * 1024
+CONNECTIONS = 40
+BODY = 7 * MIB
+UPLOADER = Path(__file__).with_name("uploader.py")
+
+
+async def test_unauthenticated_uploads_are_refused_before_their_bodies_are_read(
+    b_only: Linked, tmp_path: Path
+) -> None:
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(b_only.ca.cert_pem.bytes())
+    before = rss_bytes()
+    attacker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(UPLOADER),
+        str(b_only.b.sync_port),
+        str(ca_file),
+        PATH,
+        str(CONNECTIONS),
+        str(BODY),
+        "30",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert attacker.stdout is not None
+        # Printed once every upload stopped (refused, or stalled for 3 s): the peak is now.
+        line = await asyncio.wait_for(attacker.stdout.readline(), 120)
+        grown = rss_bytes() - before
+        taken = int(line)
+        assert grown < 40 * MIB, f"RSS grew {grown / MIB:.0f} MiB for unauthenticated uploads"
+        # What the listener took in before refusing is bounded too (socket buffers, no more).
+        assert taken < CONNECTIONS * MIB, f"{taken / MIB:.0f} MiB of unsigned bodies taken in"
+    finally:
+        attacker.kill()
+        await attacker.wait()
