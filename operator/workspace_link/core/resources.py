@@ -151,3 +151,18 @@ def owner_reference(owner: Body, *, controller: bool, block_owner_deletion: bool
         "controller": controller,
         "blockOwnerDeletion": block_owner_deletion,
     }
+
+
+def copy_json(value: Any) -> Any:
+    """A deep copy of a JSON-shaped value (what bodies are), several times faster than
+    ``copy.deepcopy``: every store read returns one, as the API server returns a fresh object."""
+    if isinstance(value, dict):
+        return {key: copy_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [copy_json(item) for item in value]
+    return value
+
+
+def copy_body(body: Body) -> Body:
+    """``copy_json`` of a whole body."""
+    return {key: copy_json(item) for key, item in body.items()}

@@ -45,19 +45,6 @@ RESYNC: Final = 300.0
 Keep = Callable[[str, resources.Body], bool]
 
 
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
-
-
-def copy_body(body: resources.Body) -> resources.Body:
-    """A deep copy of a JSON-shaped body: every read returns one, as a store does."""
-    return {key: _copy(item) for key, item in body.items()}
-
-
 def _version(body: resources.Body) -> int | None:
     value = (body.get("metadata") or {}).get("resourceVersion")
     try:
@@ -121,7 +108,7 @@ class CachedStore:
         if type == "DELETED":
             self._evict(kind, resources.name(body))
         else:
-            self._put(kind, copy_body(body))
+            self._put(kind, resources.copy_body(body))
 
     def _touch(self, key: tuple[str, str]) -> None:
         self._seq += 1
@@ -167,7 +154,7 @@ class CachedStore:
         key = (kind, name)
         held = self._objects[kind].get(name)
         if held is not None and key not in self._fresh:
-            return copy_body(held)
+            return resources.copy_body(held)
         self._fresh.discard(key)
         start = self._start_fetch()
         self._touched.setdefault(key, start)  # events about it reach ``observe`` meanwhile
@@ -181,7 +168,7 @@ class CachedStore:
             seen = self._touched.get(key, start)
             self._end_fetch()
         if seen <= start:
-            self._put(kind, copy_body(body))
+            self._put(kind, resources.copy_body(body))
         return body
 
     async def list(self, kind: str, *, labels: Mapping[str, str] | None = None) -> list[resources.Body]:
@@ -190,7 +177,11 @@ class CachedStore:
         listed = self._listed.get(kind)
         if listed is None or self._clock() - listed >= self._resync:
             await self._relist(kind)
-        return [copy_body(body) for _, body in sorted(self._objects[kind].items()) if _matches(body, labels)]
+        return [
+            resources.copy_body(body)
+            for _, body in sorted(self._objects[kind].items())
+            if _matches(body, labels)
+        ]
 
     async def _relist(self, kind: str) -> None:
         start = self._start_fetch()
@@ -260,4 +251,4 @@ class CachedStore:
     def _written(self, kind: str, written: resources.Body) -> None:
         if kind in self._kinds:
             self._fresh.discard((kind, resources.name(written)))
-            self._put(kind, copy_body(written))
+            self._put(kind, resources.copy_body(written))

@@ -19,20 +19,6 @@ from workspace_link.core import errors, resources
 from workspace_link.engine import store
 
 
-def _copy(value: Any) -> Any:
-    """A deep copy of a JSON-shaped value (what bodies are), several times faster than
-    ``copy.deepcopy``: every read returns a copy, as the API server returns a fresh object."""
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
-
-
-def _copy_body(body: resources.Body) -> resources.Body:
-    return {key: _copy(item) for key, item in body.items()}
-
-
 def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
     """RFC 7386 JSON merge patch."""
     result = dict(target)
@@ -44,7 +30,7 @@ def _merge(target: dict[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, Mapping):
             result[key] = _merge({}, value)
         else:
-            result[key] = _copy(value)
+            result[key] = resources.copy_json(value)
     return result
 
 
@@ -61,7 +47,7 @@ class MemStore:
     # -- reads ---------------------------------------------------------------------------
     async def get(self, kind: str, name: str) -> resources.Body:
         try:
-            return _copy_body(self._objects[kind, name])
+            return resources.copy_body(self._objects[kind, name])
         except KeyError:
             raise errors.NotFound(f"{kind} {name!r} not found in {self.namespace}") from None
 
@@ -73,7 +59,7 @@ class MemStore:
             have = body["metadata"].get("labels") or {}
             if labels and any(have.get(key) != value for key, value in labels.items()):
                 continue
-            found.append(_copy(body))
+            found.append(resources.copy_json(body))
         return found
 
     # -- writes --------------------------------------------------------------------------
@@ -83,7 +69,7 @@ class MemStore:
             raise errors.SpecError("is required", field="metadata.name")
         if (kind, name) in self._objects:
             raise errors.AlreadyExists(f"{kind} {name!r} already exists in {self.namespace}")
-        obj = _copy(body)
+        obj = resources.copy_json(body)
         api_version, _ = resources.API.get(kind, ("v1", ""))
         obj.setdefault("apiVersion", api_version)
         obj["kind"] = kind
@@ -97,7 +83,7 @@ class MemStore:
         )
         self._objects[kind, name] = obj
         self._notify("ADDED", kind, obj)
-        return _copy_body(obj)
+        return resources.copy_body(obj)
 
     async def patch(
         self, kind: str, name: str, patch: resources.Body, *, resource_version: str | None = None
@@ -114,8 +100,8 @@ class MemStore:
     async def replace_status(self, kind: str, body: resources.Body) -> resources.Body:
         name = body["metadata"]["name"]
         current = self._current(kind, name, body["metadata"].get("resourceVersion"))
-        updated = _copy(current)
-        updated["status"] = _copy(body.get("status") or {})
+        updated = resources.copy_json(current)
+        updated["status"] = resources.copy_json(body.get("status") or {})
         return self._commit(kind, updated)
 
     async def delete(self, kind: str, name: str) -> None:
@@ -149,7 +135,7 @@ class MemStore:
         try:
             for (kind, _), body in sorted(self._objects.items()):
                 if kinds is None or kind in kinds:
-                    queue.put_nowait(store.WatchEvent("ADDED", kind, _copy(body)))
+                    queue.put_nowait(store.WatchEvent("ADDED", kind, resources.copy_json(body)))
             while True:
                 yield await queue.get()
         finally:
@@ -172,9 +158,9 @@ class MemStore:
         body["metadata"]["resourceVersion"] = str(next(self._versions))
         self._objects[kind, body["metadata"]["name"]] = body
         self._notify("MODIFIED", kind, body)
-        return _copy_body(body)
+        return resources.copy_body(body)
 
     def _notify(self, type_: store.EventType, kind: str, body: resources.Body) -> None:
         for kinds, queue in self._watchers:
             if kinds is None or kind in kinds:
-                queue.put_nowait(store.WatchEvent(type_, kind, _copy(body)))
+                queue.put_nowait(store.WatchEvent(type_, kind, resources.copy_json(body)))
