@@ -59,12 +59,41 @@ def rbac_verb(method: str, *, name: str | None, params: Any) -> str:
     return _VERBS_BY_METHOD.get(method, method.lower())
 
 
+#: What the emulator serves, as the API server with the chart's CRDs would: namespaced kinds
+#: with their subresources, and the cluster-scoped ones kopf only looks up in discovery
+#: (scanning is disabled, so never listed).
+RESOURCES = {
+    "workspacelink.io/v1alpha1/executions": ("Execution", {"status"}),
+    "workspacelink.io/v1alpha1/flows": ("Flow", set()),
+    "workspacelink.io/v1alpha1/syncconfigs": ("SyncConfig", {"status"}),
+    "workspacelink.io/v1alpha1/settings": ("Setting", {"status"}),
+    "batch/v1/jobs": ("Job", {"status"}),
+    "v1/pods": ("Pod", {"status"}),
+    "v1/secrets": ("Secret", set()),
+    "v1/configmaps": ("ConfigMap", set()),
+    "v1/events": ("Event", set()),
+}
+CLUSTER_RESOURCES = {
+    "v1/namespaces": "Namespace",
+    "apiextensions.k8s.io/v1/customresourcedefinitions": "CustomResourceDefinition",
+}
+_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
+
+
 class ApiServerEmulator(kmock.KubernetesEmulator):
     #: (apiGroup, resource[/subresource], verb) of every namespaced resource request, in order:
     #: what the operator's Role must grant.
     seen: list[tuple[str, str, str]]
     #: (apiGroup, resource, verb, labelSelector or None) of every list and watch, in order.
     selectors: list[tuple[str, str, str, str | None]]
+
+    def register_resources(self) -> None:
+        for name, (kind, subresources) in RESOURCES.items():
+            self.resources[name] = kmock.ResourceInfo(
+                kind=kind, namespaced=True, verbs=_VERBS, subresources=subresources
+            )
+        for name, kind in CLUSTER_RESOURCES.items():
+            self.resources[name] = kmock.ResourceInfo(kind=kind, namespaced=False, verbs={"get", "list"})
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         if request.resource is not None and request.resource.plural and request.headers.get("Authorization"):

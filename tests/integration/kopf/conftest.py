@@ -23,36 +23,12 @@ from operator_process import OperatorProcess, StartOperator, shared_dir
 
 from workspace_link.adapters.kube import kubestore
 
-_RESOURCES = {
-    "workspacelink.io/v1alpha1/executions": ("Execution", {"status"}),
-    "workspacelink.io/v1alpha1/flows": ("Flow", set()),
-    "workspacelink.io/v1alpha1/syncconfigs": ("SyncConfig", {"status"}),
-    "batch/v1/jobs": ("Job", {"status"}),
-    "v1/pods": ("Pod", {"status"}),
-    "v1/secrets": ("Secret", set()),
-    "v1/configmaps": ("ConfigMap", set()),
-    "v1/events": ("Event", set()),
-}
-#: Discovered, never listed (scanning is disabled): kopf waits to see them in discovery.
-_CLUSTER_RESOURCES = {
-    "v1/namespaces": "Namespace",
-    "apiextensions.k8s.io/v1/customresourcedefinitions": "CustomResourceDefinition",
-}
-_VERBS = {"get", "list", "watch", "create", "update", "patch", "delete"}
-
 
 @pytest.fixture
 async def api_server(request: pytest.FixtureRequest) -> AsyncIterator[ApiServerEmulator]:
     async with ApiServerEmulator() as emulator, kmock.Server(emulator):
         request.node.wl_emulator = emulator  # read after teardown by _operator_stays_within_its_role
-        for resource, (kind, subresources) in _RESOURCES.items():
-            emulator.resources[resource] = kmock.ResourceInfo(
-                kind=kind, namespaced=True, verbs=_VERBS, subresources=subresources
-            )
-        for resource, kind in _CLUSTER_RESOURCES.items():
-            emulator.resources[resource] = kmock.ResourceInfo(
-                kind=kind, namespaced=False, verbs={"get", "list"}
-            )
+        emulator.register_resources()
         yield emulator
 
 

@@ -64,22 +64,6 @@ NOOP_SCRIPT: Final = (
 DEFAULT_LATENCY: Final = 0.003
 OPERATOR_DIR: Final = Path(__file__).resolve().parents[3] / "operator"
 
-RESOURCES: Final = {
-    "workspacelink.io/v1alpha1/executions": ("Execution", {"status"}),
-    "workspacelink.io/v1alpha1/flows": ("Flow", set()),
-    "workspacelink.io/v1alpha1/syncconfigs": ("SyncConfig", {"status"}),
-    "batch/v1/jobs": ("Job", {"status"}),
-    "v1/pods": ("Pod", {"status"}),
-    "v1/secrets": ("Secret", set()),
-    "v1/configmaps": ("ConfigMap", set()),
-    "v1/events": ("Event", set()),
-}
-CLUSTER_RESOURCES: Final = {
-    "v1/namespaces": "Namespace",
-    "apiextensions.k8s.io/v1/customresourcedefinitions": "CustomResourceDefinition",
-}
-_VERBS: Final = {"get", "list", "watch", "create", "update", "patch", "delete"}
-
 
 # -- the emulator, slowed and counted ---------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
@@ -155,14 +139,6 @@ class CountingEmulator(ApiServerEmulator):
             for listener in list(self.write_listeners):
                 listener(write)
         return response
-
-    def register_resources(self) -> None:
-        for name, (kind, subresources) in RESOURCES.items():
-            self.resources[name] = kmock.ResourceInfo(
-                kind=kind, namespaced=True, verbs=_VERBS, subresources=subresources
-            )
-        for name, kind in CLUSTER_RESOURCES.items():
-            self.resources[name] = kmock.ResourceInfo(kind=kind, namespaced=False, verbs={"get", "list"})
 
 
 def breakdown(requests: Iterable[ApiRequest], *, watches: bool = False) -> collections.Counter[str]:
