@@ -12,7 +12,10 @@ Runner Jobs are created and never run (no Job controller); B's runner is played 
 ``POST /v1/end`` on B's runner API.
 
 - dispatch: the Execution is created in A (the harness's POST sent) -> B's POST of its
-  execution applied by the emulator; one at a time, both operators quiet before each.
+  execution applied by the emulator; one at a time, both operators quiet before each. Twice:
+  created as ``kubectl`` creates it (A labels it for its link first), and as a flow's child
+  (``this.flow(..., remote_workspace_name=...)``: labelled at creation, nothing written before
+  the start is sent).
 - status round trip: B's status write with Succeeded applied -> A's status write with
   Succeeded applied.
 - burst: N executions created in A by 8 concurrent creators; each is ended in B as soon as B
@@ -20,7 +23,8 @@ Runner Jobs are created and never run (no Job controller); B's runner is played 
 - API requests per remote execution: every request of both operators (watches apart), from
   the create in A until both are quiet after Succeeded in A, averaged over the samples; the
   burst's average beside it.
-- memory: VmRSS of each operator process after the burst.
+- memory: VmRSS of each operator process after the burst, and with 10 idle links (9 more
+  links added, each with its own SyncConfigs and keys, all Connected, then quiet).
 
 The floors, measured in the same run: one API request at the injected latency (a create by
 the harness's client), and one signed exchange (``bench_floor``: signed HTTPS round trip plus a
@@ -57,11 +61,13 @@ class OperatorSizes:
     samples: int = 30
     burst: int = 200
     floor_samples: int = 50
+    #: Links of the idle-memory figure (issue #11's target: 80 MB with 10 idle links).
+    idle_links: int = 10
 
 
 FULL = OperatorSizes()
 QUICK = OperatorSizes(samples=10, burst=100, floor_samples=30)
-SMOKE = OperatorSizes(samples=1, burst=4, floor_samples=3)
+SMOKE = OperatorSizes(samples=1, burst=4, floor_samples=3, idle_links=2)
 
 
 @dataclasses.dataclass
@@ -77,11 +83,15 @@ class Result:
     burst_seconds: float
     burst_requests: collections.Counter[str]
     rss: dict[str, int]
+    dispatch_child: list[float]
+    per_child: collections.Counter[str]
+    idle_links: int
+    idle_rss: dict[str, int]
 
 
-async def _one(pair: op.LinkedOperators, name: str) -> tuple[float, float]:
+async def _one(pair: op.LinkedOperators, name: str, *, as_child: bool = False) -> tuple[float, float]:
     """(dispatch, status round trip) of one remote execution, both operators quiet after it."""
-    started, body = await pair.create_remote(name)
+    started, body = await pair.create_remote(name, as_child=as_child)
     arrived, in_b = await pair.wait_in_b(body)
     await pair.wait_for(lambda: pair.phase_at(op.B_NAMESPACE, in_b, resources.RUNNING), what="Running in B")
     await pair.quiet(0.3)
@@ -151,9 +161,27 @@ async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
             dispatch.append(d)
             status.append(s)
         per_execution = op.breakdown(pair.emulator.requests[since:])
+        since = len(pair.emulator.requests)
+        dispatch_child = []
+        for i in range(sizes.samples):
+            d, _ = await _one(pair, f"child-{i}", as_child=True)
+            dispatch_child.append(d)
+        per_child = op.breakdown(pair.emulator.requests[since:])
         seconds, burst_requests = await _burst(pair, sizes.burst)
         assert pair.a is not None and pair.b is not None
         rss = {"A": pair.a.rss(), "B": pair.b.rss()}
+        names = [op.A_CONFIG, *await pair.add_links(sizes.idle_links - 1)]
+
+        async def all_connected() -> bool:
+            return all([await pair.connected(name) for name in names])
+
+        deadline = time.monotonic() + 120
+        while not await all_connected():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the {sizes.idle_links} links never all reported Connected")
+            await asyncio.sleep(0.5)
+        await pair.quiet(2.0)
+        idle_rss = {"A": pair.a.rss(), "B": pair.b.rss()}
     return Result(
         latency=sizes.latency,
         request_floor=request_floor,
@@ -166,11 +194,18 @@ async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
         burst_seconds=seconds,
         burst_requests=burst_requests,
         rss=rss,
+        dispatch_child=dispatch_child,
+        per_child=per_child,
+        idle_links=sizes.idle_links,
+        idle_rss=idle_rss,
     )
 
 
-def _ratios(figure: float, request_floor: float, exchange_floor: float) -> str:
-    return f"{figure / request_floor:.1f}x request, {figure / exchange_floor:.1f}x exchange"
+def _ratios(figure: float, request_floor: float, exchange_floor: float, injected: float) -> str:
+    return (
+        f"{figure / request_floor:.1f}x request, {figure / exchange_floor:.1f}x exchange,"
+        f" {figure / injected:.1f}x injected"
+    )
 
 
 def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
@@ -182,19 +217,29 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
     total = sum(result.per_execution.values()) / n
     burst_total = sum(result.burst_requests.values()) / result.burst_count
     rate = result.burst_count / result.burst_seconds
+    child_total = sum(result.per_child.values()) / n
+    injected = result.latency
     return [
         (
-            "dispatch latency",
+            "dispatch latency, created by kubectl",
             f"{ms(med(result.dispatch))} (p90 {ms(p90(result.dispatch))})",
             floors,
-            _ratios(med(result.dispatch), req_floor, ex_floor),
-            f"created in A -> created in B; median of {n}, operators quiet before each",
+            _ratios(med(result.dispatch), req_floor, ex_floor, injected),
+            f"created in A -> created in B; median of {n}, operators quiet before each;"
+            " A labels it for its link before sending",
+        ),
+        (
+            "dispatch latency, a flow's child",
+            f"{ms(med(result.dispatch_child))} (p90 {ms(p90(result.dispatch_child))})",
+            floors,
+            _ratios(med(result.dispatch_child), req_floor, ex_floor, injected),
+            f"the same, labelled at creation as this.flow creates it; median of {n}",
         ),
         (
             "status round trip",
             f"{ms(med(result.status))} (p90 {ms(p90(result.status))})",
             floors,
-            _ratios(med(result.status), req_floor, ex_floor),
+            _ratios(med(result.status), req_floor, ex_floor, injected),
             f"Succeeded written in B -> Succeeded written in A; median of {n}",
         ),
         (
@@ -206,9 +251,10 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
         ),
         (
             "API requests per remote execution",
-            f"{total:.1f} one at a time; {burst_total:.1f} in the burst",
+            f"{total:.1f} created by kubectl, {child_total:.1f} a flow's child (one at a time);"
+            f" {burst_total:.1f} in the burst",
             "12 (target of issue #11)",
-            f"{total / 12:.1f}x",
+            f"{total / 12:.2f}x",
             "both operators, watches apart; breakdown below",
         ),
         (
@@ -217,6 +263,13 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             "80 MB (target, 10 idle links)",
             f"{max(result.rss.values()) / (80 * MB):.2f}x",
             "VmRSS of each operator process, one link",
+        ),
+        (
+            f"operator RSS, {result.idle_links} idle links",
+            f"A {result.idle_rss['A'] / MB:.0f} MB, B {result.idle_rss['B'] / MB:.0f} MB",
+            "80 MB (target of issue #11)",
+            f"{max(result.idle_rss.values()) / (80 * MB):.2f}x",
+            "after the burst: each link Connected, both operators quiet for 2 s",
         ),
     ]
 
@@ -234,6 +287,9 @@ def report(result: Result) -> str:
         "",
         f"API requests per remote execution, one at a time (mean of {result.samples}; watches apart):",
         op.format_breakdown(result.per_execution, per=result.samples),
+        "",
+        f"API requests per remote execution, a flow's child (mean of {result.samples}):",
+        op.format_breakdown(result.per_child, per=result.samples),
         "",
         f"per execution in the burst of {result.burst_count}:",
         op.format_breakdown(result.burst_requests, per=result.burst_count),

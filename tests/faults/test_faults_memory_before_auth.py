@@ -38,7 +38,10 @@ async def test_unauthenticated_uploads_are_refused_before_their_bodies_are_read(
         line = await asyncio.wait_for(attacker.stdout.readline(), 120)
         grown = rss_bytes() - before
         taken = int(line)
-        assert grown < 40 * MIB, f"RSS grew {grown / MIB:.0f} MiB for unauthenticated uploads"
+        # Reading the bodies cost +332 MiB. Not reading them still costs the TLS and transport
+        # buffers of 40 connections before reads pause: 21-29 MiB measured alone, more late in
+        # a full run of the suite (a 40 MiB bound failed there once).
+        assert grown < 64 * MIB, f"RSS grew {grown / MIB:.0f} MiB for unauthenticated uploads"
         # No body was read: what a client could push is the kernel's socket buffers (its send
         # buffer and the listener's receive buffer, about 1 MiB each on loopback with TLS,
         # autotuned), far less than the 7 MiB each announced; the listener's memory is the RSS above.

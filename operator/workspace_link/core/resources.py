@@ -117,8 +117,20 @@ class Origin(TypedDict, total=False):
 
 
 def link_status(body: Body) -> LinkStatus:
-    """A copy of ``status.link`` ({} when the execution is not sent over a link)."""
-    return cast(LinkStatus, dict(status(body).get("link") or {}))
+    """A copy of ``status.link``; {} when the execution is not sent over a link.
+
+    An execution to send (``spec.remoteWorkspace``) that has none yet is in the state before its
+    start was sent: nothing is written before the start goes out, so dispatch waits for no
+    write, and the first acknowledgement writes the whole of it.
+    """
+    held = status(body).get("link")
+    if held:
+        return cast(LinkStatus, dict(held))
+    wanted = spec(body)
+    link = wanted.get("remoteWorkspace")
+    if isinstance(link, str) and link and not wanted.get("mirror"):
+        return LinkStatus(name=link, localVersion=1, acknowledgedVersion=0, remoteVersion=0)
+    return LinkStatus()
 
 
 def origin(body: Body) -> Origin:

@@ -139,16 +139,8 @@ async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> No
             {"metadata": {"labels": {labels.REMOTE_LINK: labels.value(link_name)}}},
             resource_version=body["metadata"].get("resourceVersion"),
         )
-    status = resources.status(body)
-    if "link" not in status:
-        status["link"] = {
-            "name": link_name,
-            "localVersion": 1,
-            "acknowledgedVersion": 0,
-            "remoteVersion": 0,
-        }
-        # Raises Conflict on a stale body: reconcile re-reads and decides again.
-        body = await _write(ws, body, status)
+    # No status.link is written here: until the first ack writes it, ``resources.link_status``
+    # reads the state before the start, so the link sends without waiting for a write.
     if resources.spec(body).get("cancel"):
         await request_remote_cancel(ws, body)
 
@@ -162,9 +154,8 @@ async def request_remote_cancel(ws: workspace.Workspace, body: resources.Body) -
     status = resources.status(body)
     if execution_state.status_is_terminal(status):
         return body
-    link = resources.link_status(body) or resources.LinkStatus(
-        name=str(resources.spec(body).get("remoteWorkspace") or "")
-    )
+    link = resources.link_status(body)
+    link.setdefault("name", str(resources.spec(body).get("remoteWorkspace") or ""))
     link.setdefault("localVersion", 1)
     link.setdefault("acknowledgedVersion", 0)
     link.setdefault("remoteVersion", 0)

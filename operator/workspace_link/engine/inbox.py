@@ -27,8 +27,9 @@ unacknowledged so the peer sends it again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, Final
 
 from workspace_link.core import errors, labels, naming, protocol, resources
@@ -40,6 +41,37 @@ COMPONENT_RECEIVED: Final = "received"
 COMPONENT_MIRROR: Final = "mirror"
 _LIVE_ORDER: Final = {resources.PENDING: 0, resources.RUNNING: 1}
 _STORE_FAILURES: Final = store.FailureLog(logger)
+#: Messages (and acks) of one batch applied at once. Each is a store write or two: on the API
+#: server a round trip each, and one after the other they were what held a burst back.
+APPLY_CONCURRENCY: Final = 16
+
+
+async def _by_object(
+    items: Iterable[tuple[str, Callable[[], Awaitable[bool]]]], *, limit: int = APPLY_CONCURRENCY
+) -> None:
+    """Run ``(object key, apply)`` pairs: those of one object in their order, objects side by
+    side, at most ``limit`` at a time. An ``apply`` that returns False (the store failed) stops
+    what has not started yet; an exception is raised once every started one has finished."""
+    queues: dict[str, list[Callable[[], Awaitable[bool]]]] = {}
+    for key, apply in items:
+        queues.setdefault(key, []).append(apply)
+    gate = asyncio.Semaphore(limit)
+    stopped = False
+
+    async def one_object(applies: list[Callable[[], Awaitable[bool]]]) -> None:
+        nonlocal stopped
+        for apply in applies:
+            async with gate:
+                if stopped:
+                    return
+                if not await apply():
+                    stopped = True
+                    return
+
+    outcomes = await asyncio.gather(*(one_object(q) for q in queues.values()), return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 def origin_labels(link: str, origin_uid: str, component: str) -> dict[str, str]:
@@ -247,17 +279,12 @@ class _Index:
         self._link = link
         self._mirrors = mirrors
         self._by_uid: dict[str, str] | None = None
+        self._listing = asyncio.Lock()  # messages are applied side by side: list once
 
     async def find(self, uid: str) -> resources.Body | None:
-        if self._by_uid is None:
-            self._by_uid = {
-                resources.uid(body): resources.name(body)
-                for body in await self._ws.store.list(
-                    resources.EXECUTION,
-                    labels=None if self._mirrors else {labels.REMOTE_LINK: labels.value(self._link)},
-                )
-                if not resources.spec(body).get("mirror")
-            }
+        async with self._listing:
+            if self._by_uid is None:
+                self._by_uid = await self._list()
         name = self._by_uid.get(uid)
         if name is None:
             return None
@@ -265,6 +292,16 @@ class _Index:
             return await self._ws.store.get(resources.EXECUTION, name)
         except errors.NotFound:
             return None
+
+    async def _list(self) -> dict[str, str]:
+        return {
+            resources.uid(body): resources.name(body)
+            for body in await self._ws.store.list(
+                resources.EXECUTION,
+                labels=None if self._mirrors else {labels.REMOTE_LINK: labels.value(self._link)},
+            )
+            if not resources.spec(body).get("mirror")
+        }
 
 
 async def _apply_status(
@@ -282,7 +319,7 @@ async def _apply_status(
         return
 
     def change(status: dict[str, Any]) -> dict[str, Any] | None:
-        sent = resources.link_status({"status": status})
+        sent = resources.link_status({"spec": resources.spec(body), "status": status})
         if status_msg.version <= _int(sent.get("remoteVersion")):
             return None
         sent["remoteVersion"] = status_msg.version
@@ -345,43 +382,56 @@ async def apply_messages(
 
     A message that is refused (a name owned by something else, a kind this role does not take)
     is logged, reported as an event on the execution when there is one, and not acknowledged.
-    A store failure stops the batch: what was applied so far is acknowledged, the rest comes
-    again.
+    Messages of different executions are applied side by side (``APPLY_CONCURRENCY``), those
+    of one execution in order. A store failure stops the batch: what was applied is
+    acknowledged, what failed or had not started comes again.
     """
     acked: dict[str, int] = {}
     for ack in acks:
         if ack.kind in ("start", "cancel"):
             acked[ack.origin_uid] = max(acked.get(ack.origin_uid, 0), ack.version)
-    owed: list[protocol.Ack] = []
     index = _Index(ws, link)
-    for message in messages:
-        payload = message.payload
-        try:
-            if message.kind in _CONTROLLED_KINDS and role != resources.ROLE_CONTROLLED:
-                raise errors.MessageRefused(f"a {role} side does not accept {message.kind} messages")
-            if message.kind == "status" and role != resources.ROLE_CONTROLLING:
-                raise errors.MessageRefused(f"a {role} side does not accept status messages")
-            if isinstance(payload, protocol.Start):
-                await _apply_start(ws, link, peer, payload)
-            elif isinstance(payload, protocol.Cancel):
-                await _apply_cancel(ws, link, peer, payload)
-            elif isinstance(payload, protocol.Mirror):
-                await _apply_mirror(ws, link, peer, payload)
-            else:
-                await _apply_status(
-                    ws, link, index, payload, acked=acked.get(payload.origin_uid, 0), folded=folded
-                )
-        except (errors.MessageRefused, errors.SpecError) as exc:
-            # SpecError: the store refused the object as invalid; retrying will not fix it.
-            logger.warning("link %s: refused %s: %s", link, message.id, exc)
-            await _refusal_event(ws, link, message, str(exc))
-            continue
-        except errors.StoreError as exc:
-            # Not acknowledged: the peer sends it (and the rest of the batch) again.
-            _STORE_FAILURES.failed(f"link {link}: could not apply {message.id}", exc)
-            break
-        owed.append(protocol.Ack(kind=message.kind, origin_uid=payload.origin_uid, version=payload.version))
-    return owed
+    owed: list[protocol.Ack | None] = [None] * len(messages)
+
+    def applier(position: int, message: protocol.Message) -> Callable[[], Awaitable[bool]]:
+        async def apply() -> bool:
+            payload = message.payload
+            try:
+                if message.kind in _CONTROLLED_KINDS and role != resources.ROLE_CONTROLLED:
+                    raise errors.MessageRefused(f"a {role} side does not accept {message.kind} messages")
+                if message.kind == "status" and role != resources.ROLE_CONTROLLING:
+                    raise errors.MessageRefused(f"a {role} side does not accept status messages")
+                if isinstance(payload, protocol.Start):
+                    await _apply_start(ws, link, peer, payload)
+                elif isinstance(payload, protocol.Cancel):
+                    await _apply_cancel(ws, link, peer, payload)
+                elif isinstance(payload, protocol.Mirror):
+                    await _apply_mirror(ws, link, peer, payload)
+                else:
+                    await _apply_status(
+                        ws, link, index, payload, acked=acked.get(payload.origin_uid, 0), folded=folded
+                    )
+            except (errors.MessageRefused, errors.SpecError) as exc:
+                # SpecError: the store refused the object as invalid; retrying will not fix it.
+                logger.warning("link %s: refused %s: %s", link, message.id, exc)
+                await _refusal_event(ws, link, message, str(exc))
+                return True
+            except errors.StoreError as exc:
+                # Not acknowledged: the peer sends it (and what did not start) again.
+                _STORE_FAILURES.failed(f"link {link}: could not apply {message.id}", exc)
+                return False
+            owed[position] = protocol.Ack(
+                kind=message.kind, origin_uid=payload.origin_uid, version=payload.version
+            )
+            return True
+
+        return apply
+
+    # One execution's messages (a start and its cancel) in order; executions side by side.
+    await _by_object(
+        (message.payload.origin_uid, applier(position, message)) for position, message in enumerate(messages)
+    )
+    return [ack for ack in owed if ack is not None]
 
 
 async def _refusal_event(ws: workspace.Workspace, link: str, message: protocol.Message, text: str) -> None:
@@ -427,40 +477,51 @@ async def apply_acks(
     best: dict[tuple[str, str], int] = {}
     for ack in acks:
         best[ack.kind, ack.origin_uid] = max(best.get((ack.kind, ack.origin_uid), 0), ack.version)
-    for (kind, uid), version in best.items():
-        if kind in ("start", "cancel") and uid in folded:
-            continue
-        body: resources.Body | None
-        if role == resources.ROLE_CONTROLLING and kind in ("start", "cancel", "mirror"):
-            body = await index.find(uid)
-            if body is None:
-                continue
-            section = "mirrors" if kind == "mirror" else "link"
-            key = link if kind == "mirror" else "acknowledgedVersion"
-            if kind != "mirror" and resources.link_status(body).get("name") != link:
-                continue
-        elif role == resources.ROLE_CONTROLLED and kind == "status":
-            try:
-                body = await ws.store.get(resources.EXECUTION, naming.received_execution_name(link, uid))
-            except errors.NotFound:
-                continue
-            if resources.origin(body).get("uid") != uid:
-                continue
-            section, key = "origin", "acknowledgedVersion"
-        else:
-            continue
-        raise_part = _raise_to(version, key)
 
-        def change(
-            status: dict[str, Any],
-            section: str = section,
-            raise_part: Callable[[dict[str, Any]], dict[str, Any] | None] = raise_part,
-        ) -> dict[str, Any] | None:
-            part = raise_part(dict(status.get(section) or {}))
-            return None if part is None else {**status, section: part}
+    def acker(kind: str, uid: str, version: int) -> Callable[[], Awaitable[bool]]:
+        async def apply() -> bool:
+            nonlocal moved
+            if kind in ("start", "cancel") and uid in folded:
+                return True
+            body: resources.Body | None
+            if role == resources.ROLE_CONTROLLING and kind in ("start", "cancel", "mirror"):
+                body = await index.find(uid)
+                if body is None:
+                    return True
+                section = "mirrors" if kind == "mirror" else "link"
+                key = link if kind == "mirror" else "acknowledgedVersion"
+                if kind != "mirror" and resources.link_status(body).get("name") != link:
+                    return True
+            elif role == resources.ROLE_CONTROLLED and kind == "status":
+                try:
+                    body = await ws.store.get(resources.EXECUTION, naming.received_execution_name(link, uid))
+                except errors.NotFound:
+                    return True
+                if resources.origin(body).get("uid") != uid:
+                    return True
+                section, key = "origin", "acknowledgedVersion"
+            else:
+                return True
+            raise_part = _raise_to(version, key)
+            spec = resources.spec(body)
 
-        before = resources.status(body)
-        after = resources.status(await _write_status(ws, body, change))
-        if after != before:
-            moved += 1
+            def change(status: dict[str, Any]) -> dict[str, Any] | None:
+                held: dict[str, Any]
+                if section == "link":  # may not be written yet: the state before the start
+                    held = dict(resources.link_status({"spec": spec, "status": status}))
+                else:
+                    held = dict(status.get(section) or {})
+                part = raise_part(held)
+                return None if part is None else {**status, section: part}
+
+            before = resources.status(body)
+            after = resources.status(await _write_status(ws, body, change))
+            if after != before:
+                moved += 1
+            return True
+
+        return apply
+
+    # A start's and a cancel's ack write the same object: in order; objects side by side.
+    await _by_object((uid, acker(kind, uid, version)) for (kind, uid), version in best.items())
     return moved

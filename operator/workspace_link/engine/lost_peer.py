@@ -40,13 +40,14 @@ async def fail_lost(ws: workspace.Workspace, *, link: str, now: datetime.datetim
         if resources.link_status(body).get("name") != link:
             continue
         decided = False
+        spec = resources.spec(body)
 
-        def change(status: dict[str, Any]) -> dict[str, Any] | None:
+        def change(status: dict[str, Any], spec: dict[str, Any] = spec) -> dict[str, Any] | None:
             nonlocal decided
             decided = not execution_state.status_is_terminal(status)
             if not decided:
                 return None
-            sent = resources.link_status({"status": status})
+            sent = resources.link_status({"spec": spec, "status": status})
             sent["localVersion"] = max(2, int(sent.get("localVersion") or 1))
             return execution_state.finish(
                 {**status, "link": sent},

@@ -29,6 +29,7 @@ import asyncio
 import base64
 import collections
 import contextlib
+import contextvars
 import dataclasses
 import os
 import signal
@@ -36,7 +37,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
 
@@ -93,6 +94,10 @@ class Write:
     body: dict[str, Any]
 
 
+#: The request whose task is running (``CountingEmulator._handle``), for kmock's matching.
+_MATCHING: contextvars.ContextVar[rendering.Request | None] = contextvars.ContextVar("matching", default=None)
+
+
 class CountingEmulator(ApiServerEmulator):
     """``ApiServerEmulator`` that waits ``latency`` s per request and records the operators' ones."""
 
@@ -115,9 +120,14 @@ class CountingEmulator(ApiServerEmulator):
             self.requests.append(
                 ApiRequest(time.perf_counter(), str(request.namespace or ""), method, verb, plural)
             )
+        # kmock matches a request to its reactions by filtering every request in flight (watches
+        # stay in flight for minutes) and looking for this one among them: about half of the
+        # emulator's time in a burst. Inside this request's task, the emulator is this request.
+        matching = _MATCHING.set(request)
         try:
             response = await super()._handle(request)
         finally:
+            _MATCHING.reset(matching)
             # kmock keeps every request served and matches each new one by scanning them all
             # (quadratic: 100+ ms per request after a few thousand). Keep only those in flight.
             with contextlib.suppress(ValueError):
@@ -139,6 +149,13 @@ class CountingEmulator(ApiServerEmulator):
             for listener in list(self.write_listeners):
                 listener(write)
         return response
+
+    def __iter__(self) -> Iterator[rendering.Request]:
+        current = _MATCHING.get()
+        if current is not None:
+            yield current
+            return
+        yield from super().__iter__()
 
 
 def breakdown(requests: Iterable[ApiRequest], *, watches: bool = False) -> collections.Counter[str]:
@@ -314,14 +331,43 @@ class LinkedOperators:
         await self.kube[A_NAMESPACE].create(
             resources.FLOW, {"metadata": {"name": NOOP_FLOW}, "spec": {"script": NOOP_SCRIPT}}
         )
+        self._serving, self._sync_port = serving, sync_port
+        await self._link(A_CONFIG, B_CONFIG, a_key, b_key)
+
+    async def _link(self, name_a: str, name_b: str, a_key: Any, b_key: Any) -> None:
         request = manifests.LinkRequest(
-            a_namespace=A_NAMESPACE, b_namespace=B_NAMESPACE, b_url=f"https://127.0.0.1:{sync_port}"
+            a_namespace=A_NAMESPACE,
+            b_namespace=B_NAMESPACE,
+            b_url=f"https://127.0.0.1:{self._sync_port}",
+            name_a=name_a,
+            name_b=name_b,
+            tls_secret_name=f"{name_b}-tls",
         ).validated()
-        built = manifests.link_manifests(request, a_key=a_key, b_key=b_key, serving=serving)
+        built = manifests.link_manifests(request, a_key=a_key, b_key=b_key, serving=self._serving)
         for body in built.b:
             await self.kube[B_NAMESPACE].create(str(body["kind"]), body)
         for body in built.a:
             await self.kube[A_NAMESPACE].create(str(body["kind"]), body)
+
+    async def add_links(self, count: int) -> list[str]:
+        """``count`` more links between the same two operators, each with its own SyncConfigs
+        and keys, as ``workspace-link link`` writes them; A's config names."""
+        names: list[str] = []
+        for index in range(count):
+            a_key, b_key = await asyncio.to_thread(
+                lambda: (keys.generate_private_key(self.key_bits), keys.generate_private_key(self.key_bits))
+            )
+            names.append(f"{A_CONFIG}-{index + 2}")
+            await self._link(names[-1], f"{B_CONFIG}-{index + 2}", a_key, b_key)
+        return names
+
+    async def connected(self, name: str) -> bool:
+        """Whether A's SyncConfig ``name`` reports its link Connected."""
+        body = await self.kube[A_NAMESPACE].get(resources.SYNC_CONFIG, name)
+        return any(
+            c.get("type") == "Connected" and c.get("status") == "True"
+            for c in resources.status(body).get("conditions") or []
+        )
 
     def _on_write(self, write: Write) -> None:
         if not write.resource.startswith("executions"):
@@ -366,14 +412,21 @@ class LinkedOperators:
             await asyncio.sleep(seconds - idle)
         raise TimeoutError("the operators never went quiet")
 
-    async def create_remote(self, name: str) -> tuple[float, resources.Body]:
-        """Create in A an execution of the no-op flow to run in B; (when it was sent, its body)."""
+    async def create_remote(self, name: str, *, as_child: bool = False) -> tuple[float, resources.Body]:
+        """Create in A an execution of the no-op flow to run in B; (when it was sent, its body).
+
+        As ``kubectl`` creates it, or ``as_child``: labelled for its link at creation, as
+        ``this.flow(..., remote_workspace_name=...)`` creates a flow's child (``runner_calls``).
+        """
+        meta: dict[str, Any] = {"name": name}
+        if as_child:
+            meta["labels"] = labels.managed(**{labels.REMOTE_LINK: labels.value(A_CONFIG)})
         started = time.perf_counter()
         body = await self.kube[A_NAMESPACE].create(
             resources.EXECUTION,
             {
                 "apiVersion": "workspacelink.io/v1alpha1",
-                "metadata": {"name": name},
+                "metadata": meta,
                 "spec": {"flow": NOOP_FLOW, "inputs": {}, "remoteWorkspace": A_CONFIG},
             },
         )

@@ -132,7 +132,8 @@ async def test_interval_mode_batches_several_starts_into_one_exchange(
 
         async def all_waiting_to_be_sent() -> bool:
             bodies = [await linked.stores["a"].get(resources.EXECUTION, n) for n in names]
-            return all("link" in resources.status(b) for b in bodies)
+            # Labelled for the link: what the dialer selects (no status is written before sending).
+            return all(resources.labels(b).get(labels.REMOTE_LINK) == "link-to-b" for b in bodies)
 
         await wait_until(linked.a, all_waiting_to_be_sent)
         await linked.link(dialer_spec={"syncInterval": 3600})
@@ -140,23 +141,29 @@ async def test_interval_mode_batches_several_starts_into_one_exchange(
         async def received(count: int) -> bool:
             return len(await linked.stores["b"].list(resources.EXECUTION)) == count
 
-        await wait_until(linked.a, lambda: received(3))
+        async def exchanged(executions: int, exchanges: int) -> bool:
+            # B's create lands before A records the exchange that carried it.
+            done = sum(side == "a" for side, _, _ in linked.exchanges)
+            return await received(executions) and done >= exchanges
+
+        await wait_until(linked.a, lambda: exchanged(3, 1))
         sent = [result.sent for side, _, result in linked.exchanges if side == "a"]
         assert sent == [3]  # one exchange carried all three starts
 
         # A start made now waits for the next interval: the loop is parked on the clock.
         await linked.run("late-1", "hello", remoteWorkspace="link-to-b")
-        await wait_until(linked.a, lambda: _has_link_status(linked, "late-1"))
+        await wait_until(linked.a, lambda: _labelled_for_the_link(linked, "late-1"))
         assert len(linked.exchanges) == 1 and await received(3)
         ticks.ticks.put_nowait(None)
-        await wait_until(linked.a, lambda: received(4))
+        await wait_until(linked.a, lambda: exchanged(4, 2))
         assert [result.sent for _, _, result in linked.exchanges] == [3, 1]
     finally:
         await linked.close()
 
 
-async def _has_link_status(linked: Linked, name: str) -> bool:
-    return "link" in resources.status(await linked.stores["a"].get(resources.EXECUTION, name))
+async def _labelled_for_the_link(linked: Linked, name: str) -> bool:
+    body = await linked.stores["a"].get(resources.EXECUTION, name)
+    return resources.labels(body).get(labels.REMOTE_LINK) == "link-to-b"
 
 
 class Frozen:

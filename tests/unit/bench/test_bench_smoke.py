@@ -32,11 +32,13 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
     ]
     operator_rows = [line for line in operator.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split("|")[1].strip() for row in operator_rows[1:]] == [
-        "dispatch latency",
+        "dispatch latency, created by kubectl",
+        "dispatch latency, a flow's child",
         "status round trip",
         "burst of 4, 8 creators",
         "API requests per remote execution",
         "operator RSS after the burst",
+        "operator RSS, 2 idle links",
     ]
     assert "ws-b POST executions" in operator  # the breakdown by verb and resource
     for row in rows[1:] + operator_rows[1:]:

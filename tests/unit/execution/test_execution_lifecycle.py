@@ -112,14 +112,17 @@ async def test_a_missing_flow_fails_the_execution(ws: workspace.Workspace, store
     assert store.events[-1]["type"] == "Warning"
 
 
-async def test_a_remote_execution_gets_its_link_status_and_is_not_run(
+async def test_a_remote_execution_is_labelled_for_its_link_without_a_status_write_and_not_run(
     ws: workspace.Workspace, store: memstore.MemStore, executor: RecordingExecutor
 ) -> None:
     body = await make_execution(store, flow="hello", remoteWorkspace="link-to-b")
     await executions.reconcile(ws, body)
     await executions.reconcile(ws, body)
-    status = resources.status(await store.get(resources.EXECUTION, "run-1"))
-    assert status["link"] == {
+    stored = await store.get(resources.EXECUTION, "run-1")
+    assert resources.labels(stored)[labels.REMOTE_LINK] == "link-to-b"
+    # Nothing waits for a status write before the start goes out: the state is read as unsent.
+    assert "link" not in resources.status(stored)
+    assert resources.link_status(stored) == {
         "name": "link-to-b",
         "localVersion": 1,
         "acknowledgedVersion": 0,

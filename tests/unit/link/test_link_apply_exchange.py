@@ -141,6 +141,28 @@ async def test_start_creates_the_execution_with_its_script_once(key_pair: Any) -
     assert len(await pair.b.store.list("Execution")) == 1
 
 
+async def test_a_start_sent_before_any_status_write_is_acknowledged_into_a_whole_link_status(
+    key_pair: Any,
+) -> None:
+    pair = Pair(key_pair)
+    await pair.a.store.create("Flow", {"metadata": {"name": "hello"}, "spec": {"script": "SCRIPT"}})
+    # As reconcile leaves it now: labelled, no status at all.
+    origin = await pair.a.store.create(
+        "Execution",
+        {
+            "metadata": {"name": "fresh", "labels": {labels.REMOTE_LINK: "to-b"}},
+            "spec": {"flow": "hello", "inputs": {}, "remoteWorkspace": "to-b"},
+        },
+    )
+    result = await pair.once()
+    assert result.sent == 1
+    assert (await pair.received(origin))["spec"]["script"] == "SCRIPT"
+    link = (await pair.a.store.get("Execution", "fresh"))["status"]["link"]
+    assert link["name"] == "to-b" and link["localVersion"] == 1 and link["acknowledgedVersion"] == 1
+    assert (await pair.once()).sent == 0  # acknowledged: never sent again
+    assert len(await pair.b.store.list("Execution")) == 1
+
+
 async def test_status_flows_back_newer_only_and_is_acknowledged(key_pair: Any) -> None:
     pair = Pair(key_pair)
     origin = await pair.remote_execution()
@@ -276,3 +298,49 @@ async def test_both_sides_controlling_is_a_role_mismatch(key_pair: Any) -> None:
     with pytest.raises(errors.RoleMismatch) as caught:
         await pair.once()
     assert caught.value.status == 409 and "Controlling" in str(caught.value)
+
+
+class GatedStore(memstore.MemStore):
+    """B's store, holding each create of an Execution until ``wanted`` are in flight at once
+    (or 2 s passed): applied one after the other, at most one ever is."""
+
+    def __init__(self, namespace: str, wanted: int) -> None:
+        super().__init__(namespace)
+        self.wanted, self.in_flight, self.peak = wanted, 0, 0
+        self.full = asyncio.Event()
+
+    async def create(self, kind: str, body: resources.Body) -> resources.Body:
+        if kind == resources.EXECUTION:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            if self.in_flight >= self.wanted:
+                self.full.set()
+            try:
+                await asyncio.wait_for(self.full.wait(), 2.0)
+            except TimeoutError:
+                pass
+            finally:
+                self.in_flight -= 1
+        return await super().create(kind, body)
+
+
+async def test_the_starts_of_one_batch_are_applied_side_by_side(key_pair: Any) -> None:
+    # On the API server every create is a round trip: a batch applied one message at a time
+    # was what held a burst back (issue #11).
+    pair = Pair(key_pair)
+    gated = GatedStore("ws-b", wanted=5)
+    pair.b = workspace.Workspace("ws-b", gated, IdleExecutor())
+    pair.client = Direct(pair.b, pair.b_config, pair.b_keys)
+    origins = [await pair.remote_execution()]
+    for i in range(1, 5):  # the Flow exists now: the others are copies of the first
+        meta = {"name": f"copy-{i}", "labels": {labels.REMOTE_LINK: "to-b"}}
+        created = await pair.a.store.create("Execution", {"metadata": meta, "spec": origins[0]["spec"]})
+        origins.append(
+            await pair.a.store.replace_status("Execution", {**created, "status": origins[0]["status"]})
+        )
+    result = await pair.once()
+    assert result.sent == 5 and result.applied_acks == 5
+    assert gated.peak == 5
+    assert len(await pair.b.store.list(resources.EXECUTION)) == 5
+    for origin in origins:
+        assert (await pair.received(origin))["status"]["origin"]["uid"] == resources.uid(origin)

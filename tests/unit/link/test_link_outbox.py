@@ -37,6 +37,16 @@ def test_start_carries_the_flows_script_until_acknowledged() -> None:
     assert controlling([sent]) == []
 
 
+def test_a_remote_execution_with_no_link_status_yet_sends_its_start() -> None:
+    # What reconcile leaves: labelled for the link, nothing written to status before sending.
+    fresh = execution("p", spec={"flow": "hello", "inputs": {}, "remoteWorkspace": "to-b"})
+    [message] = controlling([fresh])
+    assert message.kind == "start" and message.id == "start:uid-p:1"
+    other = execution("q", spec={"flow": "hello", "remoteWorkspace": "to-c"})
+    mirror = execution("m", spec={"flow": "hello", "remoteWorkspace": "to-b", "mirror": True})
+    assert controlling([other, mirror]) == []
+
+
 def test_cancel_follows_an_acknowledged_start_and_travels_with_an_unacknowledged_one() -> None:
     acked = execution("p", status={"link": {"name": "to-b", "localVersion": 2, "acknowledgedVersion": 1}})
     assert [m.kind for m in controlling([acked])] == ["cancel"]

@@ -159,6 +159,8 @@ def _configuration() -> k8s_client.Configuration:
         k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
             config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
         )
+    # As many pooled connections as requests in flight: no request waits for a socket.
+    configuration.connection_pool_maxsize = kubestore.MAX_IN_FLIGHT
     return configuration
 
 

@@ -6,8 +6,9 @@ with the same promises ``memstore.MemStore`` keeps (see ``store``), and translat
 
 Constraints it keeps:
 
-- The ``kubernetes`` client blocks, so every request runs in a worker thread
-  (``asyncio.to_thread``); the event loop never waits on a socket here.
+- The ``kubernetes`` client blocks, so every request runs in a worker thread of this module's
+  own pool (``MAX_IN_FLIGHT`` threads; the loop's default pool has only CPUs + 4, six on a
+  2-CPU node, which capped the requests in flight); the event loop never waits on a socket.
 - Requests go through the official client's ``ApiClient`` (its configuration, auth and TLS),
   with raw JSON bodies in and out, so nothing is lost to the generated models (which refuse
   unknown fields, e.g. our CRD's). They are the same requests the generated methods send:
@@ -25,6 +26,9 @@ Constraints it keeps:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextvars
+import functools
 import json
 import logging
 import urllib.parse
@@ -56,6 +60,13 @@ _NO_STATUS: Final = frozenset({resources.SECRET, resources.CONFIG_MAP, POD, EVEN
 
 #: Seconds one API request may take before it fails as transient (connect, read).
 REQUEST_TIMEOUT: Final = (10.0, 60.0)
+#: API requests one operator process has in flight at most: its worker threads, and the size of
+#: the client's connection pool (``handlers`` sets ``connection_pool_maxsize`` to it).
+MAX_IN_FLIGHT: Final = 32
+#: Threads start when first needed, so an idle operator holds few.
+_WORKERS: Final = concurrent.futures.ThreadPoolExecutor(
+    max_workers=MAX_IN_FLIGHT, thread_name_prefix="kube-api"
+)
 #: Page size of list requests: bounded memory per response on big namespaces.
 LIST_PAGE: Final = 500
 
@@ -316,7 +327,17 @@ class KubeStore:
         namespace = namespace or self.namespace
         path = _path(kind, namespace, name, subresource=subresource)
         try:
-            return await asyncio.to_thread(self._request, method, path, body, dict(query or {}), content_type)
+            # As asyncio.to_thread, on this module's pool: the log context travels along.
+            request = functools.partial(
+                contextvars.copy_context().run,
+                self._request,
+                method,
+                path,
+                body,
+                dict(query or {}),
+                content_type,
+            )
+            return await asyncio.get_running_loop().run_in_executor(_WORKERS, request)
         except _HttpError as exc:
             raise translate_api_error(
                 exc.status,
