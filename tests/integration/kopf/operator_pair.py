@@ -9,9 +9,12 @@ API server and the runner:
   a few milliseconds per request) and records every request the operators make (they
   authenticate; the harness's own client does not) by namespace, verb and resource. It also
   tells the harness the moment a write is applied (``writes``), so figures are taken where the
-  API server sees them, without polling.
+  API server sees them, without polling. Each record keeps the status it was answered with. A
+  test may ``hold`` one request of an operator's (``Hold``), before or after it is applied, to
+  kill an operator at that step of an exchange.
 - ``OperatorProcess``: ``handlers.registry`` on kopf in a process of its own, as in production
   (its own GIL, its own RSS), logged in through a kubeconfig that points at the emulator.
+  ``kill`` is ``kill -9``; ``start`` again brings it back on the same ports and settings.
 - ``LinkedOperators``: workspace A (``ws-a``, dials and controls) and B (``ws-b``, listens over
   TLS on 127.0.0.1, served by its handlers' startup), linked by the SyncConfigs and Secrets
   ``workspace-link link`` writes (``manifests.link_manifests``), real RSA keys and a throwaway
@@ -39,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import aiohttp.web
 import kmock
@@ -67,15 +70,21 @@ OPERATOR_DIR: Final = Path(__file__).resolve().parents[3] / "operator"
 
 
 # -- the emulator, slowed and counted ---------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass
 class ApiRequest:
-    """One request an operator made: ``resource`` is ``plural[/subresource]``."""
+    """One request an operator made: ``resource`` is ``plural[/subresource]``.
+
+    ``status``: what the emulator answered (None while in flight), whether or not the sender
+    was still there to read it; ``dropped``: a ``Hold`` threw it away unapplied."""
 
     at: float
     namespace: str
     method: str
     verb: str
     resource: str
+    name: str = ""
+    status: int | None = None
+    dropped: bool = False
 
     @property
     def key(self) -> str:
@@ -98,6 +107,51 @@ class Write:
 _MATCHING: contextvars.ContextVar[rendering.Request | None] = contextvars.ContextVar("matching", default=None)
 
 
+@dataclasses.dataclass
+class Hold:
+    """One operator request to stop at: the first that matches once the hold is armed.
+
+    ``where="before"``: stopped before it is applied; ``release(drop=True)`` then throws it
+    away unapplied (its sender was killed meanwhile) with a 503, else it goes on as sent.
+    ``where="after"``: applied, its answer held until ``release``. ``name``: the object's (the
+    URL's, or a create's body's); ``body``: a test on what was sent. ``reached`` is set when
+    the request is held. The test server cancels a handler whose client hangs up, so a held
+    request of a killed sender may end before ``release``: unapplied (dropped) if held before.
+    """
+
+    namespace: str
+    method: str
+    resource: str
+    where: Literal["before", "after"] = "before"
+    name: str | None = None
+    body: Callable[[dict[str, Any]], bool] | None = None
+    reached: asyncio.Event = dataclasses.field(default_factory=asyncio.Event, init=False)
+    held: ApiRequest | None = dataclasses.field(default=None, init=False)
+    _released: asyncio.Event = dataclasses.field(default_factory=asyncio.Event, init=False)
+    _drop: bool = dataclasses.field(default=False, init=False)
+
+    def describe(self) -> str:
+        return f"{self.namespace} {self.method} {self.resource} {self.name or ''} ({self.where} applied)"
+
+    def matches(self, record: ApiRequest, data: Any) -> bool:
+        return (
+            (record.namespace, record.method, record.resource) == (self.namespace, self.method, self.resource)
+            and (self.name is None or record.name == self.name)
+            and (self.body is None or (isinstance(data, dict) and self.body(data)))
+        )
+
+    def release(self, *, drop: bool = False) -> None:
+        self._drop = drop
+        self._released.set()
+
+    async def _wait(self, record: ApiRequest) -> bool:
+        """Hold ``record`` until released; True when it is to be dropped."""
+        self.held = record
+        self.reached.set()
+        await self._released.wait()
+        return self._drop
+
+
 class CountingEmulator(ApiServerEmulator):
     """``ApiServerEmulator`` that waits ``latency`` s per request and records the operators' ones."""
 
@@ -106,32 +160,75 @@ class CountingEmulator(ApiServerEmulator):
         self.latency = latency
         self.requests: list[ApiRequest] = []
         self.write_listeners: list[Callable[[Write], None]] = []
+        #: Armed holds (``hold``); each is taken by the first request it matches.
+        self.holds: list[Hold] = []
+
+    def hold(self, hold: Hold) -> Hold:
+        self.holds.append(hold)
+        return hold
+
+    def _take_hold(self, record: ApiRequest | None, data: Any, where: str) -> Hold | None:
+        if record is None:
+            return None
+        for hold in self.holds:
+            if hold.where == where and hold.matches(record, data):
+                self.holds.remove(hold)
+                return hold
+        return None
 
     async def _handle(self, request: rendering.Request) -> aiohttp.web.StreamResponse:
         method = str(request.method.value).upper()
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         resource = request.resource
+        record: ApiRequest | None = None
         if resource is not None and resource.plural and request.headers.get("Authorization"):
             plural = str(resource.plural)
             if request.subresource:
                 plural = f"{plural}/{request.subresource}"
             verb = rbac_verb(method, name=request.name, params=request.params)
-            self.requests.append(
-                ApiRequest(time.perf_counter(), str(request.namespace or ""), method, verb, plural)
+            name = request.name
+            if name is None and isinstance(request.data, dict):
+                name = (request.data.get("metadata") or {}).get("name")
+            record = ApiRequest(
+                time.perf_counter(), str(request.namespace or ""), method, verb, plural, str(name or "")
             )
+            self.requests.append(record)
+        hold = self._take_hold(record, request.data, "before")
+        if hold is not None and record is not None:
+            drop = True  # unless released to go on: cancelled while held, it is never applied
+            try:
+                drop = await hold._wait(record)
+            finally:
+                if drop:
+                    record.dropped = True
+                    with contextlib.suppress(ValueError):
+                        self._requests.remove(request)
+            if drop:
+                record.status = 503
+                return aiohttp.web.json_response({"kind": "Status", "code": 503}, status=503)
         # kmock matches a request to its reactions by filtering every request in flight (watches
         # stay in flight for minutes) and looking for this one among them: about half of the
         # emulator's time in a burst. Inside this request's task, the emulator is this request.
         matching = _MATCHING.set(request)
         try:
             response = await super()._handle(request)
+        except kmock.KubernetesError as exc:
+            if record is not None:
+                record.status = exc.status
+            raise
+        except Exception:
+            if record is not None:
+                record.status = 500
+            raise
         finally:
             _MATCHING.reset(matching)
             # kmock keeps every request served and matches each new one by scanning them all
             # (quadratic: 100+ ms per request after a few thousand). Keep only those in flight.
             with contextlib.suppress(ValueError):
                 self._requests.remove(request)
+        if record is not None:
+            record.status = response.status
         if (
             resource is not None
             and method in ("POST", "PUT", "PATCH")
@@ -148,6 +245,10 @@ class CountingEmulator(ApiServerEmulator):
             )
             for listener in list(self.write_listeners):
                 listener(write)
+        if response.status < 300:
+            hold = self._take_hold(record, request.data, "after")
+            if hold is not None and record is not None:
+                await hold._wait(record)
         return response
 
     def __iter__(self) -> Iterator[rendering.Request]:
@@ -215,12 +316,17 @@ class OperatorProcess:
         self._process: asyncio.subprocess.Process | None = None
 
     @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    @property
     def pid(self) -> int:
         assert self._process is not None
         return self._process.pid
 
     async def start(self, *, timeout: float = 60.0) -> None:
-        with self.log.open("wb") as log:
+        """Start it (again, after ``kill``: the same settings and ports); returns once kopf is ready."""
+        with self.log.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 str(Path(__file__).resolve().with_name("operator_pair_child.py")),
@@ -244,6 +350,14 @@ class OperatorProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
         return 0
+
+    async def kill(self) -> None:
+        """``kill -9``: no cleanup, no goodbye; what it had written stays in the store."""
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.kill()
+        await process.wait()
 
     async def stop(self) -> None:
         process, self._process = self._process, None
@@ -269,9 +383,17 @@ def _key_material(bits: int) -> tuple[Any, Any, certs.IssuedCertificate]:
 class LinkedOperators:
     """The emulator, operator B (listener) and operator A (dialer), linked; see the module doc."""
 
-    def __init__(self, *, latency: float = DEFAULT_LATENCY, key_bits: int = keys.MIN_BITS) -> None:
+    def __init__(
+        self,
+        *,
+        latency: float = DEFAULT_LATENCY,
+        key_bits: int = keys.MIN_BITS,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.latency = latency
         self.key_bits = key_bits
+        #: Settings (``WL_*``) of both operators, over the defaults.
+        self.env = dict(env or {})
         self.emulator = CountingEmulator(latency=latency)
         self.folder = Path(tempfile.mkdtemp(prefix="wl-operator-pair-"))
         self.a: OperatorProcess | None = None
@@ -321,9 +443,14 @@ class LinkedOperators:
             B_NAMESPACE,
             server=url,
             folder=self.folder,
-            env={"WL_SYNC_PORT": str(sync_port), "WL_TLS_CERT_FILE": str(cert), "WL_TLS_KEY_FILE": str(key)},
+            env={
+                **self.env,
+                "WL_SYNC_PORT": str(sync_port),
+                "WL_TLS_CERT_FILE": str(cert),
+                "WL_TLS_KEY_FILE": str(key),
+            },
         )
-        self.a = OperatorProcess(A_NAMESPACE, server=url, folder=self.folder, env={})
+        self.a = OperatorProcess(A_NAMESPACE, server=url, folder=self.folder, env=self.env)
         self._stack.push_async_callback(self.b.stop)
         self._stack.push_async_callback(self.a.stop)
         await asyncio.gather(self.b.start(), self.a.start())
