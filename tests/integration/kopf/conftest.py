@@ -18,10 +18,9 @@ import kopf
 import pytest
 from apiserver_emulator import ApiServerEmulator
 from kopf_helpers import NAMESPACE, OperatorThread
-from kubernetes import client as k8s_client
 from operator_process import OperatorProcess, StartOperator, shared_dir
 
-from workspace_link.adapters.kube import kubestore
+from workspace_link.adapters.kube import apiserver, kubestore
 
 
 @pytest.fixture
@@ -55,9 +54,10 @@ def kubeconfig(api_server: ApiServerEmulator, tmp_path: pathlib.Path, monkeypatc
 
 @pytest.fixture
 async def kube(kubeconfig: str) -> AsyncIterator[kubestore.KubeStore]:
-    api_client = k8s_client.ApiClient(k8s_client.Configuration(host=kubeconfig))
-    yield kubestore.KubeStore(NAMESPACE, api_client)
-    api_client.close()
+    # The tests' own session: no token, so the emulator does not take it for the operator's.
+    api = apiserver.ApiSession(kopf.ConnectionInfo(server=kubeconfig))
+    yield kubestore.KubeStore(NAMESPACE, api)
+    await api.close()
 
 
 @pytest.fixture

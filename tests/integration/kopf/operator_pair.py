@@ -46,11 +46,11 @@ from typing import Any, Final, Literal
 
 import aiohttp.web
 import kmock
+import kopf
 from apiserver_emulator import ApiServerEmulator, rbac_verb
 from kmock._internal import rendering
-from kubernetes import client as k8s_client
 
-from workspace_link.adapters.kube import kubestore
+from workspace_link.adapters.kube import apiserver, kubestore
 from workspace_link.cli import manifests
 from workspace_link.core import certs, errors, keys, labels, naming, resources
 
@@ -399,7 +399,7 @@ class LinkedOperators:
         self.a: OperatorProcess | None = None
         self.b: OperatorProcess | None = None
         self._stack = contextlib.AsyncExitStack()
-        self._api: k8s_client.ApiClient | None = None
+        self._api: apiserver.ApiSession | None = None
         self.kube: dict[str, kubestore.KubeStore] = {}
         #: B's executions by their origin uid (label), and when each first appeared in B.
         self.created_in_b: dict[str, tuple[float, str]] = {}
@@ -428,8 +428,8 @@ class LinkedOperators:
         self.emulator.write_listeners.append(self._on_write)
         url = str(self.emulator.url).rstrip("/")
         # The harness's own client: no token, so neither counted nor taken for an operator's.
-        self._api = k8s_client.ApiClient(k8s_client.Configuration(host=url))
-        self._stack.callback(self._api.close)
+        self._api = apiserver.ApiSession(kopf.ConnectionInfo(server=url))
+        self._stack.push_async_callback(self._api.close)
         for namespace in (A_NAMESPACE, B_NAMESPACE, FLOOR_NAMESPACE):
             self.kube[namespace] = kubestore.KubeStore(namespace, self._api)
 

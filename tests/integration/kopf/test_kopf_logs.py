@@ -13,12 +13,12 @@ import json
 import pathlib
 from typing import Any
 
+import kopf
 import pytest
 from kopf_helpers import HELLO_FLOW, NAMESPACE, eventually, execution_body, get_or_none
-from kubernetes import client as k8s_client
 from operator_process import OperatorProcess, StartOperator
 
-from workspace_link.adapters.kube import kubestore
+from workspace_link.adapters.kube import apiserver, kubestore
 from workspace_link.cli import manifests
 from workspace_link.core import certs, keys, naming
 
@@ -72,8 +72,8 @@ async def _linked(
         a_namespace=NAMESPACE, b_namespace=NS_B, b_url=f"https://127.0.0.1:{b.sync_port}"
     ).validated()
     built = manifests.link_manifests(request, a_key=link_keys[0], b_key=link_keys[1], serving=serving)
-    api_client = k8s_client.ApiClient(k8s_client.Configuration(host=kubeconfig))
-    kube_a, kube_b = kubestore.KubeStore(NAMESPACE, api_client), kubestore.KubeStore(NS_B, api_client)
+    api = apiserver.ApiSession(kopf.ConnectionInfo(server=kubeconfig))
+    kube_a, kube_b = kubestore.KubeStore(NAMESPACE, api), kubestore.KubeStore(NS_B, api)
     for kube, bodies in ((kube_a, built.a), (kube_b, built.b)):
         for body in bodies:
             await kube.create(str(body["kind"]), body)

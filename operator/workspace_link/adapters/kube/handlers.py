@@ -60,13 +60,11 @@ from typing import Any, Final, TypeVar, cast
 
 import kopf
 from aiohttp import web
-from kubernetes import client as k8s_client
-from kubernetes import config as k8s_config
 
 import workspace_link
 from workspace_link.adapters import logs, metrics
 from workspace_link.adapters.http import health, listener, peer_client, runner_api, serving, servingcert
-from workspace_link.adapters.kube import job_executor, kubestore
+from workspace_link.adapters.kube import apiserver, job_executor, kubestore
 from workspace_link.core import errors, labels, link_config, resources, settings
 from workspace_link.engine import dialer, executions, link_status, runner_secret, workspace
 
@@ -99,7 +97,7 @@ class Runtime:
 
     ws: workspace.Workspace
     executor: job_executor.JobExecutor
-    api_client: k8s_client.ApiClient
+    api: apiserver.ApiSession
     servers: list[web.AppRunner] = field(default_factory=list)
     runner_api: runner_api.Server | None = None
     health: health.Server | None = None
@@ -148,34 +146,14 @@ def namespace_from_env() -> str:
     return value
 
 
-def _configuration() -> k8s_client.Configuration:
-    """Blocking (reads files, may run a kubeconfig exec plugin): called in a thread."""
-    configuration = k8s_client.Configuration()
-    try:
-        # In a pod: the projected ServiceAccount token, re-read as the kubelet rotates it.
-        k8s_config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-    except k8s_config.ConfigException:
-        # The client reads $KUBECONFIG once, at import; read it now (it may change in tests).
-        k8s_config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=os.environ.get("KUBECONFIG"), client_configuration=configuration
-        )
-    # As many pooled connections as requests in flight: no request waits for a socket.
-    configuration.connection_pool_maxsize = kubestore.MAX_IN_FLIGHT
-    return configuration
-
-
-def _api_client() -> k8s_client.ApiClient:
-    return k8s_client.ApiClient(_configuration())
-
-
 def build_workspace(
-    namespace: str, api_client: k8s_client.ApiClient, *, wl_settings: settings.Settings
+    namespace: str, api: apiserver.ApiSession, *, wl_settings: settings.Settings
 ) -> tuple[workspace.Workspace, job_executor.JobExecutor]:
     """The operator's workspace: the API server as store, Jobs as executor."""
-    store = kubestore.KubeStore(namespace, api_client, normal_events=wl_settings.normal_events)
+    store = kubestore.KubeStore(namespace, api, normal_events=wl_settings.normal_events)
     keys_store = None
     if wl_settings.keys_namespace and wl_settings.keys_namespace != namespace:
-        keys_store = kubestore.KubeStore(wl_settings.keys_namespace, api_client)
+        keys_store = kubestore.KubeStore(wl_settings.keys_namespace, api)
     executor = job_executor.JobExecutor(store, settings=wl_settings)
     ws = workspace.Workspace(
         namespace=namespace,
@@ -249,21 +227,11 @@ def _serving_certificate(wl_settings: settings.Settings) -> servingcert.ServingC
 # -- lifecycle of the operator ------------------------------------------------------------------
 @kopf.on.login(registry=registry)
 async def login(**_: Any) -> kopf.ConnectionInfo:
-    """kopf connects as the operator's ``KubeStore`` does (its own registry has no default login)."""
-    configuration = await asyncio.to_thread(_configuration)
-    header = configuration.get_api_key_with_prefix("BearerToken") or configuration.get_api_key_with_prefix(
-        "authorization"
-    )
-    scheme, _sep, token = (header or "").rpartition(" ")
-    return kopf.ConnectionInfo(
-        server=configuration.host,
-        ca_path=configuration.ssl_ca_cert,
-        insecure=not configuration.verify_ssl,
-        scheme=scheme or None,
-        token=token or None,
-        certificate_path=configuration.cert_file,
-        private_key_path=configuration.key_file,
-    )
+    """kopf connects as the operator's ``KubeStore`` does: ``apiserver.login`` for both."""
+    try:
+        return await apiserver.login()
+    except errors.SpecError as exc:
+        raise kopf.LoginError(str(exc)) from exc
 
 
 @kopf.on.startup(registry=registry)
@@ -273,11 +241,11 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
     try:
         wl_settings = settings.Settings.from_env()
         namespace = namespace_from_env()
-        api_client = await asyncio.to_thread(_api_client)
-    except (ValueError, OSError, errors.SpecError, k8s_config.ConfigException) as exc:
+        api = apiserver.ApiSession(await apiserver.login(), relogin=apiserver.login)
+    except (ValueError, OSError, errors.SpecError) as exc:
         raise kopf.PermanentError(f"cannot start: {exc}") from exc
-    ws, executor = build_workspace(namespace, api_client, wl_settings=wl_settings)
-    runtime = Runtime(ws=ws, executor=executor, api_client=api_client)
+    ws, executor = build_workspace(namespace, api, wl_settings=wl_settings)
+    runtime = Runtime(ws=ws, executor=executor, api=api)
     memo[_MEMO_KEY] = runtime
     try:
         certificate = _serving_certificate(wl_settings)
@@ -332,7 +300,7 @@ async def _stop(runtime: Runtime) -> None:
     if runtime.health is not None:
         await runtime.health.stop()
     await runtime.executor.close()
-    await asyncio.to_thread(runtime.api_client.close)
+    await runtime.api.close()
 
 
 # -- executions ---------------------------------------------------------------------------------

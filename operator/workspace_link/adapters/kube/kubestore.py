@@ -2,18 +2,14 @@
 
 Why it exists: the core is written against ``store.Store``; this module gives it the API server
 with the same promises ``memstore.MemStore`` keeps (see ``store``), and translates every
-``kubernetes`` client error into ``errors`` at this one boundary.
+API server error into ``errors`` at this one boundary.
 
 Constraints it keeps:
 
-- The ``kubernetes`` client blocks, so every request runs in a worker thread of this module's
-  own pool (``MAX_IN_FLIGHT`` threads; the loop's default pool has only CPUs + 4, six on a
-  2-CPU node, which capped the requests in flight); the event loop never waits on a socket.
-- Requests go through the official client's ``ApiClient`` (its configuration, auth and TLS),
-  with raw JSON bodies in and out, so nothing is lost to the generated models (which refuse
-  unknown fields, e.g. our CRD's). They are the same requests the generated methods send:
-  ``replace_status`` is ``replace_namespaced_custom_object_status`` (PUT ``.../status``), a
-  patch is a JSON merge patch (``application/merge-patch+json``).
+- Requests go through ``apiserver.ApiSession`` (aiohttp, kopf's credentials; no thread, no
+  generated models), raw JSON in and out. They are the requests the official clients send:
+  ``replace_status`` is a PUT of ``.../status``, a patch is a JSON merge patch
+  (``application/merge-patch+json``), a list pages with ``limit`` and ``continue``.
 - Conditional writes are enforced by the server: ``replace_status`` sends the body's
   ``metadata.resourceVersion``; ``patch(resource_version=...)`` puts it into the patch body,
   which the API server treats as a precondition (409 Conflict when stale).
@@ -25,19 +21,15 @@ Constraints it keeps:
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextvars
-import functools
 import json
 import logging
 import urllib.parse
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
-import urllib3
-from kubernetes import client as k8s_client
+import aiohttp
 
+from workspace_link.adapters.kube import apiserver
 from workspace_link.core import errors, labels, resources
 
 logger = logging.getLogger(__name__)
@@ -58,15 +50,6 @@ API: Final[dict[str, tuple[str, str]]] = {
 #: Kinds without a status subresource that we write (``replace_status`` refuses them).
 _NO_STATUS: Final = frozenset({resources.SECRET, resources.CONFIG_MAP, POD, EVENT})
 
-#: Seconds one API request may take before it fails as transient (connect, read).
-REQUEST_TIMEOUT: Final = (10.0, 60.0)
-#: API requests one operator process has in flight at most: its worker threads, and the size of
-#: the client's connection pool (``handlers`` sets ``connection_pool_maxsize`` to it).
-MAX_IN_FLIGHT: Final = 32
-#: Threads start when first needed, so an idle operator holds few.
-_WORKERS: Final = concurrent.futures.ThreadPoolExecutor(
-    max_workers=MAX_IN_FLIGHT, thread_name_prefix="kube-api"
-)
 #: Page size of list requests: bounded memory per response on big namespaces.
 LIST_PAGE: Final = 500
 
@@ -106,7 +89,7 @@ REQUIRED_PERMISSIONS: Final[tuple[tuple[str, str, frozenset[str]], ...]] = (
 )
 
 _MERGE_PATCH: Final = "application/merge-patch+json"
-_JSON: Final = "application/json"
+_JSON: Final = apiserver.JSON
 #: Keys a ``patch`` may touch, as in ``memstore``: status goes through ``replace_status`` only.
 _PATCHABLE: Final = ("metadata", "spec", "data", "stringData")
 #: Longest Event message we post (the API server refuses very long ones; kopf cuts at 1024).
@@ -205,11 +188,9 @@ def translate_api_error(
 class KubeStore:
     """One namespace of the API server. Kinds: ``resources.API`` plus Job, Pod (read/create/delete)."""
 
-    def __init__(
-        self, namespace: str, api_client: k8s_client.ApiClient, *, normal_events: bool = True
-    ) -> None:
+    def __init__(self, namespace: str, api: apiserver.ApiSession, *, normal_events: bool = True) -> None:
         self.namespace = namespace
-        self._api = api_client
+        self._api = api
         #: False: ``record_event`` posts Warnings only (``settings.Settings.normal_events``).
         self.normal_events = normal_events
 
@@ -327,54 +308,21 @@ class KubeStore:
         namespace = namespace or self.namespace
         path = _path(kind, namespace, name, subresource=subresource)
         try:
-            # As asyncio.to_thread, on this module's pool: the log context travels along.
-            request = functools.partial(
-                contextvars.copy_context().run,
-                self._request,
-                method,
-                path,
-                body,
-                dict(query or {}),
-                content_type,
+            status, text = await self._api.request(
+                method, path, query=query, body=body, content_type=content_type
             )
-            return await asyncio.get_running_loop().run_in_executor(_WORKERS, request)
-        except _HttpError as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise errors.StoreUnavailable(f"the API server is unreachable ({verb} {kind}): {exc}") from exc
+        if not 200 <= status <= 299:
             raise translate_api_error(
-                exc.status,
-                exc.body,
+                status,
+                text,
                 verb=verb,
                 kind=kind,
                 namespace=namespace,
                 name=name or display_name,
                 subresource=subresource,
-            ) from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise errors.StoreUnavailable(f"the API server is unreachable ({verb} {kind}): {exc}") from exc
-        except k8s_client.ApiException as exc:  # the client's own failures, e.g. TLS (status 0)
-            raise errors.StoreUnavailable(
-                f"the API server request failed ({verb} {kind}): {exc.reason}"
-            ) from exc
-
-    def _request(
-        self, method: str, path: str, body: Any, query: dict[str, str], content_type: str
-    ) -> resources.Body:
-        """Blocking: runs in a worker thread only."""
-        headers = {"Accept": _JSON}
-        if body is not None:
-            headers["Content-Type"] = content_type
-        params = self._api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=list(query.items()) or None,
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        response = self._api.call_api(*params, _request_timeout=REQUEST_TIMEOUT)
-        raw: bytes = response.read() or b""  # type: ignore[no-untyped-call]
-        text = raw.decode("utf-8", errors="replace")
-        if not 200 <= response.status <= 299:
-            raise _HttpError(response.status, text)
+            )
         try:
             parsed = json.loads(text) if text else {}
         except ValueError:
@@ -384,12 +332,3 @@ class KubeStore:
                 f"the API server answered {method} {path} with something not a JSON object"
             )
         return parsed
-
-
-class _HttpError(Exception):
-    """A non-2xx answer, carried from the worker thread to the translation boundary."""
-
-    def __init__(self, status: int, body: str) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
