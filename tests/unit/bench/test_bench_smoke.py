@@ -44,3 +44,18 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
     for row in rows[1:] + operator_rows[1:]:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert all(cells), row  # figure, floor and ratio are all filled in
+
+
+def test_the_kill_benchmark_counts_nothing_lost_when_an_operator_is_killed_mid_burst() -> None:
+    result = subprocess.run(
+        [sys.executable, str(RUN.with_name("bench_kill9.py")), "--executions", "6"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Exit 0: lost, duplicated, run twice and 5xx were 0 in both rows.
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| kill -9")]
+    assert [row.split("|")[1].strip() for row in rows] == ["kill -9 A mid-burst", "kill -9 B mid-burst"]
+    for row in rows:
+        assert row.split("|")[2:4] == [" 6 ", " 6 "], row  # sent, completed
