@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +17,10 @@ FORKING = """
 import subprocess, sys, time
 
 def handler(system, this, inputs):
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"],
+        start_new_session=inputs.get("setsid", False),  # leaves the runner's process group
+    )
     with open(inputs["pidfile"], "w") as handle:
         handle.write(str(child.pid))
     time.sleep(inputs["linger"])
@@ -97,3 +101,23 @@ async def test_a_forked_child_ends_with_the_workspace(tmp_path: Path) -> None:
     finally:
         await ws.stop()
     assert await gone(pid), f"the flow's child {pid} outlived the workspace's stop"
+
+
+async def test_a_child_that_left_the_process_group_ends_with_its_execution_too(
+    local: embedded.EmbeddedWorkspace, tmp_path: Path
+) -> None:
+    await local.store.create(
+        resources.EXECUTION,
+        {
+            "metadata": {"name": "setsid"},
+            "spec": {
+                "flow": "forking",
+                "inputs": {"pidfile": str(tmp_path / "setsid.pid"), "linger": 0, "setsid": True},
+            },
+        },
+    )
+    pid = await child_pid(tmp_path / "setsid.pid")
+    assert os.getpgid(pid) == pid  # its own session and group: killpg of the runner's misses it
+    body = await local.wait_for_phase("setsid", resources.TERMINAL)
+    assert resources.phase(body) == "Succeeded"
+    assert await gone(pid), f"the flow's setsid child {pid} outlived its execution"

@@ -36,7 +36,6 @@ import contextvars
 import dataclasses
 import os
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -49,6 +48,7 @@ import kmock
 import kopf
 from apiserver_emulator import ApiServerEmulator, rbac_verb
 from kmock._internal import rendering
+from operator_process import free_port
 
 from workspace_link.adapters.kube import apiserver, kubestore
 from workspace_link.cli import manifests
@@ -277,12 +277,6 @@ def format_breakdown(counts: collections.Counter[str], *, per: float = 1.0) -> s
 
 
 # -- one operator in its own process ----------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class OperatorProcess:
     """``handlers.registry`` on kopf, watching one namespace, in a child process."""
 

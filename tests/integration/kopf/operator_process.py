@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import pathlib
+import random
 import signal
 import socket
 import sys
@@ -34,10 +35,32 @@ sys.exit(workspace_link.cli.main(["operator"]))
 """
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(pathlib.Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port to serve on that is free now and that no client socket will be given meanwhile.
+
+    Not ``bind(0)``: that picks from the kernel's ephemeral range, the range every outgoing
+    connection's local port comes from, and one of the suite's many connections took such a
+    port between this pick and the operator's bind (EADDRINUSE, once in a CI run). Below it,
+    only a deliberate bind can take the port.
+    """
+    high = _ephemeral_low() - 1
+    low = max(1024, high - 12000)
+    for _ in range(200):
+        port = random.randint(low, high)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("0.0.0.0", port))  # the operator binds every interface
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port from {low} to {high}")
 
 
 def shared_dir() -> pathlib.Path:

@@ -16,7 +16,10 @@ deadline (``spec.timeoutSeconds``, DeadlineExceeded) send SIGTERM (the runner en
 through a lifecycle signal) and SIGKILL after a grace period; when the runner exits, whatever
 the flow forked and left behind is killed too. A process that exits without its execution
 being terminal is reported through ``on_ended`` (RunnerExited). A child that leaves the group
-(``setsid``) escapes this; a Job's pod would still contain it.
+(``setsid``, a daemon's double fork) is found by the mark every runner's environment carries
+(``RUN_MARK_ENV``, inherited by all it starts) and killed as well, on Linux (``/proc``). Only a
+process that clears its own environment escapes: the embedded mode runs flows as the
+workspace's own user and is no sandbox (a Job's pod is).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -43,6 +47,9 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[3])
 #: Default cap of one runner's log file (``settings.runner_log_max_bytes``).
 DEFAULT_MAX_LOG_BYTES = 8 * 1024 * 1024
 _LOG_CHUNK = 64 * 1024
+#: Set in each runner's environment to a value of its own; whatever it starts inherits it.
+RUN_MARK_ENV = "WL_RUN_MARK"
+_PROC = Path("/proc")
 
 
 class _ExitAware(asyncio.subprocess.SubprocessStreamProtocol):
@@ -64,6 +71,26 @@ def _signal_group(process: asyncio.subprocess.Process, signum: int) -> None:
         os.killpg(process.pid, signum)
 
 
+def _kill_marked(mark: str) -> int:
+    """SIGKILL every process of ours whose environment carries ``mark``; how many were found.
+    A child that left the runner's process group is still one of these."""
+    needle = f"{RUN_MARK_ENV}={mark}".encode()
+    killed = 0
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(_PROC):
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (_PROC / entry.name / "environ").read_bytes()
+            except OSError:  # gone meanwhile, or another user's
+                continue
+            if needle in environ.split(b"\0"):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+                    killed += 1
+    return killed
+
+
 class OnEnded(Protocol):
     """Told that a run ended without its runner reporting (``executions.run_ended`` bound to a ws)."""
 
@@ -79,6 +106,8 @@ class _Run:
     log_path: Path
     log_file: IO[bytes] | None
     deadline: float | None
+    #: ``RUN_MARK_ENV``'s value in this runner's environment (and all it started).
+    mark: str
     cancelled: bool = False
     deadline_hit: bool = False
     exited: asyncio.Event = field(default_factory=asyncio.Event)
@@ -139,6 +168,8 @@ class ProcessExecutor:
             env[runner_credentials.DIR_ENV] = str(credentials)
             env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
             env["PYTHONUNBUFFERED"] = "1"
+            mark = secrets.token_hex(8)
+            env[RUN_MARK_ENV] = mark
             try:
                 loop = asyncio.get_running_loop()
                 transport, protocol = await loop.subprocess_exec(
@@ -167,6 +198,7 @@ class ProcessExecutor:
                 log_path=log_path,
                 log_file=log_file,
                 deadline=float(timeout) if timeout else None,
+                mark=mark,
             )
             self._runs[name] = run
             if process.stdout is not None and log_file is not None:
@@ -283,6 +315,7 @@ class ProcessExecutor:
         finally:
             # The runner is gone; what its flow forked and left behind goes with it.
             _signal_group(run.process, signal.SIGKILL)
+            _kill_marked(run.mark)
             shutil.rmtree(run.credentials, ignore_errors=True)
             if run.copier is not None:
                 # It ends at end-of-file, which the group's death brings (a child that left
