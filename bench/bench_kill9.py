@@ -18,21 +18,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import collections
 import dataclasses
 import sys
 import time
 from pathlib import Path
 
-import aiohttp
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "operator"), str(ROOT / "tests" / "integration" / "kopf")]
 
 import operator_pair as op  # noqa: E402
 
-from workspace_link.core import labels, naming, resources  # noqa: E402
+from workspace_link.core import labels, resources  # noqa: E402
 
 #: A short backoff, so the dialer finds a restarted peer within a second or two.
 ENV = {"WL_BACKOFF_INITIAL": "0.2", "WL_BACKOFF_MAX": "2"}
@@ -53,29 +50,6 @@ class Figures:
     seconds: float
 
 
-async def _end(pair: op.LinkedOperators, name: str, statuses: list[int]) -> None:
-    """The runner's last call, retried while B restarts; a 409 after a retry means it landed."""
-    assert pair.b is not None
-    secret = await pair.kube[op.B_NAMESPACE].get(resources.SECRET, naming.runner_secret_name(name))
-    token = base64.b64decode(secret["data"]["token"]).decode()
-    tried = False
-    async with aiohttp.ClientSession() as session:
-        for _ in range(300):
-            try:
-                async with session.post(
-                    f"http://127.0.0.1:{pair.b.runner_port}/v1/end",
-                    json={"phase": resources.SUCCEEDED, "message": "ended by the bench"},
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as response:
-                    statuses.append(response.status)
-                    if response.status == 200 or (response.status == 409 and tried):
-                        return
-            except aiohttp.ClientError:
-                pass
-            tried = True
-            await asyncio.sleep(0.2)
-
-
 async def one(killed: str, executions: int) -> Figures:
     async with op.LinkedOperators(env=ENV) as pair:
         names = [f"k-{i}" for i in range(executions)]
@@ -94,7 +68,7 @@ async def one(killed: str, executions: int) -> Figures:
                 for (namespace, name, phase), _at in list(pair.phases.items()):
                     if namespace == op.B_NAMESPACE and phase == resources.RUNNING and name not in ended:
                         ended.add(name)
-                        enders.append(asyncio.create_task(_end(pair, name, runner_statuses)))
+                        enders.append(asyncio.create_task(pair.end_in_b_retried(name, runner_statuses)))
                 await pair.changed.wait()
 
         async def creator() -> None:

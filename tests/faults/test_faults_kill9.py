@@ -25,14 +25,12 @@ during B's Secret and Job creates: the same exchange as ``b-create`` and ``b-cla
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
 import itertools
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Final, Literal
 
-import aiohttp
 import operator_pair as op
 import pytest
 import pytest_asyncio
@@ -214,32 +212,10 @@ async def _within(what: str, awaitable: Any) -> Any:
 
 
 async def _end_as_the_runner(pair: op.LinkedOperators, names: Names, answers: list[int], case: str) -> None:
-    """The runner's ``POST /v1/end``, retried as ``flow_api.client`` does while the operator
-    restarts (connection failures, 503); a 409 after a retry means the first one landed."""
-    assert pair.b is not None
-    secret = await pair.kube[op.B_NAMESPACE].get(resources.SECRET, names.secret)
-    token = base64.b64decode(secret["data"]["token"]).decode()
-    url = f"http://127.0.0.1:{pair.b.runner_port}/v1/end"
-    tried = False
-    async with aiohttp.ClientSession() as session:
-        while True:
-            try:
-                async with session.post(
-                    url,
-                    json={"phase": resources.SUCCEEDED, "message": "ended by the harness"},
-                    headers={"Authorization": f"Bearer {token}"},
-                ) as response:
-                    answers.append(response.status)
-                    if response.status == 200 or (response.status == 409 and tried):
-                        return
-                    if response.status != 503:
-                        raise AssertionError(
-                            f"{case}: the runner API answered {response.status}: {await response.text()}"
-                        )
-            except aiohttp.ClientError:
-                pass
-            tried = True
-            await asyncio.sleep(0.2)
+    try:
+        await pair.end_in_b_retried(names.b, answers)
+    except AssertionError as exc:
+        raise AssertionError(f"{case}: {exc}") from None
 
 
 def _phase_in(pair: op.LinkedOperators, namespace: str, name: str, phase: str) -> Callable[[], Any]:

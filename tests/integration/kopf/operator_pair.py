@@ -564,24 +564,52 @@ class LinkedOperators:
     def phase_at(self, namespace: str, name: str, phase: str) -> float | None:
         return self.phases.get((namespace, name, phase))
 
-    async def end_in_b(self, name: str, phase: str = resources.SUCCEEDED) -> None:
-        """What B's runner does last: ``POST /v1/end`` on B's runner API with its token."""
+    async def _runner_call(self, name: str) -> tuple[str, dict[str, str]]:
+        """The URL and headers of B's runner's ``POST /v1/end``, with the token from its Secret."""
         assert self.b is not None
         secret = await self.kube[B_NAMESPACE].get(resources.SECRET, naming.runner_secret_name(name))
         token = base64.b64decode(secret["data"]["token"]).decode()
-        url = f"http://127.0.0.1:{self.b.runner_port}/v1/end"
+        return f"http://127.0.0.1:{self.b.runner_port}/v1/end", {"Authorization": f"Bearer {token}"}
+
+    async def end_in_b(self, name: str, phase: str = resources.SUCCEEDED) -> None:
+        """What B's runner does last: ``POST /v1/end`` on B's runner API with its token."""
+        url, headers = await self._runner_call(name)
         async with (
             aiohttp.ClientSession() as session,
             session.post(
-                url,
-                json={"phase": phase, "message": "ended by the harness"},
-                headers={"Authorization": f"Bearer {token}"},
+                url, json={"phase": phase, "message": "ended by the harness"}, headers=headers
             ) as response,
         ):
             if response.status != 200:
                 raise errors.StoreUnavailable(
                     f"runner API answered {response.status}: {await response.text()}"
                 )
+
+    async def end_in_b_retried(self, name: str, answers: list[int]) -> None:
+        """``end_in_b`` (Succeeded) as a runner sends it while B may be restarting: retried on
+        connection failures and 503 as ``flow_api.client`` retries; a 409 after a retry means an
+        earlier attempt landed. Each answer's status goes to ``answers``; any other raises."""
+        url, headers = await self._runner_call(name)
+        tried = False
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.post(
+                        url,
+                        json={"phase": resources.SUCCEEDED, "message": "ended by the harness"},
+                        headers=headers,
+                    ) as response:
+                        answers.append(response.status)
+                        if response.status == 200 or (response.status == 409 and tried):
+                            return
+                        if response.status != 503:
+                            raise AssertionError(
+                                f"the runner API answered {response.status}: {await response.text()}"
+                            )
+                except aiohttp.ClientError:
+                    pass
+                tried = True
+                await asyncio.sleep(0.2)
 
     async def floor_request(self) -> float:
         """Seconds of one create at the injected latency (the floor of every API request)."""
