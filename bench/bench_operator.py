@@ -90,6 +90,8 @@ class Result:
     idle_links: int
     idle_rss: dict[str, int]
     import_rss: int
+    #: CPU seconds each operator process used during the burst.
+    burst_cpu: dict[str, float]
 
 
 async def _one(pair: op.LinkedOperators, name: str, *, as_child: bool = False) -> tuple[float, float]:
@@ -170,8 +172,13 @@ async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
             d, _ = await _one(pair, f"child-{i}", as_child=True)
             dispatch_child.append(d)
         per_child = op.breakdown(pair.emulator.requests[since:])
-        seconds, burst_requests = await _burst(pair, sizes.burst)
         assert pair.a is not None and pair.b is not None
+        cpu_before = {"A": pair.a.cpu_seconds(), "B": pair.b.cpu_seconds()}
+        seconds, burst_requests = await _burst(pair, sizes.burst)
+        burst_cpu = {
+            "A": pair.a.cpu_seconds() - cpu_before["A"],
+            "B": pair.b.cpu_seconds() - cpu_before["B"],
+        }
         rss = {"A": pair.a.rss(), "B": pair.b.rss()}
         names = [op.A_CONFIG, *await pair.add_links(sizes.idle_links - 1)]
 
@@ -198,6 +205,7 @@ async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
         burst_requests=burst_requests,
         rss=rss,
         import_rss=_import_rss(),
+        burst_cpu=burst_cpu,
         dispatch_child=dispatch_child,
         per_child=per_child,
         idle_links=sizes.idle_links,
@@ -234,6 +242,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
     burst_total = sum(result.burst_requests.values()) / result.burst_count
     rate = result.burst_count / result.burst_seconds
     child_total = sum(result.per_child.values()) / n
+    cpu_a, cpu_b = (result.burst_cpu[side] / result.burst_count for side in ("A", "B"))
     injected = result.latency
     return [
         (
@@ -264,6 +273,14 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             f"{1 / ex_floor:.0f}/s (1 / exchange floor)",
             f"{rate * ex_floor:.3f}x (higher is better)",
             "created in A -> Succeeded in A; each ended in B (runner API) once Running there",
+        ),
+        (
+            "operator CPU per execution in the burst",
+            f"A {ms(cpu_a)}, B {ms(cpu_b)}",
+            f"{ms(req_floor)} (1 request)",
+            f"{cpu_b / req_floor:.1f}x request (B)",
+            f"user + system time of each operator process; one core per operator carries"
+            f" {1 / max(cpu_a, cpu_b):.0f}/s at most (the emulator and the harness share this machine)",
         ),
         (
             "API requests per remote execution",

@@ -36,6 +36,7 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
         "dispatch latency, a flow's child",
         "status round trip",
         "burst of 4, 8 creators",
+        "operator CPU per execution in the burst",
         "API requests per remote execution",
         "operator RSS after the burst",
         "operator RSS, 2 idle links",

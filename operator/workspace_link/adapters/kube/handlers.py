@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import functools
 import logging
 import os
@@ -171,8 +170,9 @@ def _runtime(memo: Any) -> Runtime:
 
 
 def _plain(body: Any) -> resources.Body:
-    """A deep, plain-dict copy of kopf's body view: the core may keep or change it."""
-    return cast(resources.Body, copy.deepcopy(dict(body)))
+    """A deep, plain-dict copy of kopf's body view: the core may keep or change it. Every event
+    pays it: ``copy_body`` (JSON-shaped values only) takes half of ``copy.deepcopy``'s time."""
+    return resources.copy_body(dict(body))
 
 
 _Handler = TypeVar("_Handler", bound=Callable[..., Awaitable[Any]])
