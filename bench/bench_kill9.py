@@ -53,27 +53,9 @@ class Figures:
 async def one(killed: str, executions: int) -> Figures:
     async with op.LinkedOperators(env=ENV) as pair:
         names = [f"k-{i}" for i in range(executions)]
-        queue: asyncio.Queue[str] = asyncio.Queue()
-        for name in names:
-            queue.put_nowait(name)
         since = len(pair.emulator.requests)
-        ended: set[str] = set()
-        enders: list[asyncio.Task[None]] = []
         runner_statuses: list[int] = []
         peak = 0
-
-        async def end_running() -> None:
-            while True:
-                pair.changed.clear()
-                for (namespace, name, phase), _at in list(pair.phases.items()):
-                    if namespace == op.B_NAMESPACE and phase == resources.RUNNING and name not in ended:
-                        ended.add(name)
-                        enders.append(asyncio.create_task(pair.end_in_b_retried(name, runner_statuses)))
-                await pair.changed.wait()
-
-        async def creator() -> None:
-            while not queue.empty():
-                await pair.create_remote(queue.get_nowait())
 
         async def kill_once() -> None:
             nonlocal peak
@@ -87,19 +69,14 @@ async def one(killed: str, executions: int) -> Figures:
             await target.start()
 
         started = time.monotonic()
-        ender = asyncio.create_task(end_running())
-        try:
-            await asyncio.gather(kill_once(), *(creator() for _ in range(CREATORS)))
-            with_timeout = time.monotonic() + 180
-            while time.monotonic() < with_timeout:
-                done = sum(bool(pair.phase_at(op.A_NAMESPACE, n, resources.SUCCEEDED)) for n in names)
-                if done == executions:
-                    break
-                await asyncio.sleep(0.5)
-            await asyncio.gather(*enders)
-            await pair.quiet(1.0)
-        finally:
-            ender.cancel()
+        # What is not Succeeded by then is counted lost below, not raised.
+        await pair.burst(
+            names,
+            creators=CREATORS,
+            end=lambda name: pair.end_in_b_retried(name, runner_statuses),
+            during=kill_once(),
+            timeout=180,
+        )
         seconds = time.monotonic() - started
         assert pair.a is not None and pair.b is not None
         peak = max(peak, pair.a.rss(), pair.b.rss())

@@ -112,42 +112,11 @@ async def _one(pair: op.LinkedOperators, name: str, *, as_child: bool = False) -
 async def _burst(pair: op.LinkedOperators, count: int) -> tuple[float, collections.Counter[str]]:
     """Seconds from the first create to the last Succeeded in A; the requests it took."""
     names = [f"burst-{i}" for i in range(count)]
-    # B's executions of earlier samples are over already.
-    ended = {name for (namespace, name, _phase) in pair.phases if namespace == op.B_NAMESPACE}
-    enders: list[asyncio.Task[None]] = []
-
-    async def end_running() -> None:
-        while True:
-            pair.changed.clear()
-            for (namespace, name, phase), _at in list(pair.phases.items()):
-                if namespace == op.B_NAMESPACE and phase == resources.RUNNING and name not in ended:
-                    ended.add(name)
-                    enders.append(asyncio.create_task(pair.end_in_b(name)))
-            await pair.changed.wait()
-
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for name in names:
-        queue.put_nowait(name)
-
-    async def creator() -> None:
-        while not queue.empty():
-            await pair.create_remote(queue.get_nowait())
-
     since = len(pair.emulator.requests)
-    ender = asyncio.create_task(end_running())
     started = time.perf_counter()
-    try:
-        await asyncio.gather(*(creator() for _ in range(CREATORS)))
-        await pair.wait_for(
-            lambda: all(pair.phase_at(op.A_NAMESPACE, n, resources.SUCCEEDED) for n in names),
-            what="every burst execution Succeeded in A",
-            timeout=600.0,
-        )
-        last = max(pair.phase_at(op.A_NAMESPACE, n, resources.SUCCEEDED) or 0.0 for n in names)
-        await asyncio.gather(*enders)
-        await pair.quiet(1.0)
-    finally:
-        ender.cancel()
+    if not await pair.burst(names, creators=CREATORS):
+        raise TimeoutError("timed out waiting for every burst execution to show Succeeded in A")
+    last = max(pair.phase_at(op.A_NAMESPACE, n, resources.SUCCEEDED) or 0.0 for n in names)
     return last - started, op.breakdown(pair.emulator.requests[since:])
 
 

@@ -39,7 +39,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -615,6 +615,58 @@ class LinkedOperators:
                     pass
                 tried = True
                 await asyncio.sleep(0.2)
+
+    async def burst(
+        self,
+        names: Sequence[str],
+        *,
+        creators: int,
+        end: Callable[[str], Awaitable[None]] | None = None,
+        during: Awaitable[None] | None = None,
+        timeout: float = 600.0,
+    ) -> bool:
+        """Create ``names`` in A (``creators`` at a time, as ``kubectl`` creates them) and end
+        each in B once B marks it Running (``end``, by default ``end_in_b``), with ``during``
+        running alongside the creators. True when every one showed Succeeded in A within
+        ``timeout``; then waits for the ends and for both operators to go quiet."""
+        end_in_b = end or self.end_in_b
+        # B's executions of earlier runs are over already.
+        ended = {name for (namespace, name, _phase) in self.phases if namespace == B_NAMESPACE}
+        enders: list[asyncio.Task[None]] = []
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for name in names:
+            queue.put_nowait(name)
+
+        async def end_running() -> None:
+            while True:
+                self.changed.clear()
+                for (namespace, name, phase), _at in list(self.phases.items()):
+                    if namespace == B_NAMESPACE and phase == resources.RUNNING and name not in ended:
+                        ended.add(name)
+                        enders.append(asyncio.create_task(end_in_b(name)))
+                await self.changed.wait()
+
+        async def creator() -> None:
+            while not queue.empty():
+                await self.create_remote(queue.get_nowait())
+
+        ender = asyncio.create_task(end_running())
+        try:
+            await asyncio.gather(*(creator() for _ in range(creators)), *([during] if during else []))
+            try:
+                await self.wait_for(
+                    lambda: all(self.phase_at(A_NAMESPACE, n, resources.SUCCEEDED) for n in names),
+                    what="every execution of the burst Succeeded in A",
+                    timeout=timeout,
+                )
+                done = True
+            except TimeoutError:
+                done = False
+            await asyncio.gather(*enders)
+            await self.quiet(1.0)
+        finally:
+            ender.cancel()
+        return done
 
     async def floor_request(self) -> float:
         """Seconds of one create at the injected latency (the floor of every API request)."""
