@@ -13,8 +13,9 @@
 
 On the controlling side, both modes give up on a peer silent for ``settings.peer_lost_timeout``
 (``lost_peer``). Failures back off exponentially with full jitter (``backoff``). The SyncConfig
-and its Secrets are re-read before every exchange, so a changed spec or a rotated key is used at
-once. What the SyncConfig's status says about all this is ``link_status``.
+and its Secrets are re-read (from the watch-fed cache) before the first exchange after any
+SyncConfig or Secret event, so a changed spec or a rotated key is used at once. What the
+SyncConfig's status says about all this is ``link_status``.
 
 ``stopped`` is any object with ``is_set() -> bool`` and ``async wait()`` (kopf's daemon
 ``stopped`` flag or an ``asyncio.Event``): the loop returns soon after it is set.
@@ -55,11 +56,14 @@ async def _wait(
     since: int | None = None,
     seconds: float = IDLE_RECHECK,
     sleep: Sleep = asyncio.sleep,
+    changes: workspace.Changes | None = None,
 ) -> None:
-    """Until ``stopped``, or the store changes after ``since`` (if given), or ``seconds`` pass."""
+    """Until ``stopped``, or ``changes`` (default: any change in the store) moves past ``since``
+    (if given), or ``seconds`` pass."""
     if stopped.is_set():
         return
-    waiter = ws.changes.wait(since, seconds) if since is not None else sleep(seconds)
+    signal = changes or ws.changes
+    waiter = signal.wait(since, seconds) if since is not None else sleep(seconds)
     tasks = [asyncio.ensure_future(stopped.wait()), asyncio.ensure_future(waiter)]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -104,10 +108,13 @@ class _Session:
         sleep: Sleep,
         observer: Observer | None,
         store_failures: store.FailureLog,
+        config_seen: int,
     ) -> None:
         self.ws, self.config, self.keys, self.client = ws, config, keys, client
         self.stopped, self.reporter, self.waits, self.sleep = stopped, reporter, waits, sleep
         self.observer, self.store_failures = observer, store_failures
+        #: ``ws.config_changes.counter`` when config and keys were last read.
+        self.config_seen = config_seen
         self.state = exchange.DialerState()
         self.fingerprint = _fingerprint(config, keys)
         self.ended = asyncio.Event()
@@ -116,6 +123,11 @@ class _Session:
         return self.stopped.is_set() or self.ended.is_set()
 
     async def still_current(self) -> bool:
+        seen = self.ws.config_changes.counter
+        if seen == self.config_seen and self.ws.keys_store is None:
+            # No SyncConfig or Secret event since the last read: nothing to re-read or parse
+            # before this exchange. Key Secrets in a keys namespace send no events: re-read.
+            return True
         try:
             current = await _current(self.ws, self.config.name)
         except (errors.SpecError, errors.KeyLoadError):
@@ -128,6 +140,7 @@ class _Session:
         if current is None or _fingerprint(*current) != self.fingerprint:
             self.ended.set()
             return False
+        self.config_seen = seen
         return True
 
     async def exchange(
@@ -262,7 +275,7 @@ async def run(
     try:
         gc_task = asyncio.ensure_future(gc_loop())
         while not stopped.is_set():
-            since = ws.changes.counter
+            since = ws.config_changes.counter
             try:
                 current = await _current(ws, name)
             except (errors.SpecError, errors.KeyLoadError) as exc:
@@ -272,7 +285,7 @@ async def run(
                     reporter.failed(exc)
                     await reporter.flush(force=True)
                 # Keys may be fixed by a Secret change: re-check on changes, backing off.
-                await _wait(ws, stopped, since=since, seconds=waits.failed())
+                await _wait(ws, stopped, since=since, seconds=waits.failed(), changes=ws.config_changes)
                 continue
             except errors.StoreError as exc:
                 # Not a reason to end the link: retried with backoff.
@@ -295,7 +308,7 @@ async def run(
             if not config.enabled or not config.dialer:
                 # A disabled link idles until its SyncConfig changes; a listener's exchanges
                 # arrive through the HTTP listener.
-                await _wait(ws, stopped, since=since)
+                await _wait(ws, stopped, since=since, changes=ws.config_changes)
                 continue
             client = build(config, keys)
             session = _Session(
@@ -309,6 +322,7 @@ async def run(
                 sleep=sleep,
                 observer=observer,
                 store_failures=store_failures,
+                config_seen=since,
             )
             try:
                 await session.run()

@@ -4,6 +4,11 @@ One Secret per local execution (``naming.runner_secret_name``), owned by the Exe
 ``token`` (``<execution-name>.<random>``, which the runner API checks in constant time) and
 ``url`` (where the runner API listens). The runner reads both from the Secret's files; the
 executor mounts it (docs/architecture.md, "Runner API").
+
+The workspace keeps a digest of each live execution's token (``runner_credentials.Tokens``),
+learnt here when the Secret is created or first read, so the runner API checks a token without
+reading its Secret: on a cluster, one API request saved per runner call (issue #11). The Secret
+stays the source of truth: a token with no digest (after a restart) is checked against it.
 """
 
 from __future__ import annotations
@@ -46,11 +51,13 @@ async def ensure_runner_secret(ws: workspace.Workspace, body: resources.Body) ->
     }
     try:
         await ws.store.create(resources.SECRET, secret)
+        ws.runner_tokens.remember(name, token)
         ws.changes.notify()
     except errors.AlreadyExists:
         # A retried reconcile: the token handed out before stays valid. The runner API's
         # address may have moved (a changed setting; an embedded restart's new port).
         existing = await ws.store.get(resources.SECRET, secret_name)
+        ws.runner_tokens.remember(name, secret_value(existing, runner_credentials.TOKEN))
         if secret_value(existing, runner_credentials.URL) != ws.settings.runner_api_url:
             await ws.store.patch(resources.SECRET, secret_name, {"data": {runner_credentials.URL: url}})
     return secret_name

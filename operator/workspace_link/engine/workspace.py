@@ -12,7 +12,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workspace_link.core import labels, protocol, resources, settings
+from workspace_link.core import labels, protocol, resources, runner_credentials, settings
 from workspace_link.engine import cache, executor
 from workspace_link.engine import store as stores
 
@@ -81,6 +81,9 @@ class Workspace:
     executor: executor.Executor
     settings: settings.Settings = field(default_factory=settings.Settings)
     changes: Changes = field(default_factory=Changes)
+    #: Moves with every SyncConfig or Secret event only: what a link's config is read from. The
+    #: link loops wait on it, not on ``changes``, which every execution's event moves.
+    config_changes: Changes = field(default_factory=Changes)
     #: Where key Secrets live when they sit in a separate keys namespace (None = ``store``).
     keys_store: stores.Store | None = None
     #: The listener side's status reporters by SyncConfig name (``link_status`` keeps them here so
@@ -89,6 +92,8 @@ class Workspace:
     #: Held by the listener request applying messages or acks, by SyncConfig name
     #: (``exchange.handle``).
     applying: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
+    #: Digests of the runner tokens of live executions (``runner_credentials.Tokens``).
+    runner_tokens: runner_credentials.Tokens = field(default_factory=runner_credentials.Tokens, repr=False)
 
     @property
     def secrets(self) -> stores.Store:
@@ -101,6 +106,11 @@ class Workspace:
         """
         if isinstance(self.store, cache.CachedStore):
             self.store.observe(type, kind, body)
+        if kind in (resources.SYNC_CONFIG, resources.SECRET):
+            self.config_changes.notify()
+        if kind == resources.EXECUTION and (type == "DELETED" or resources.is_terminal(body)):
+            # Its token is refused from now on (runner_api): nothing left to check it against.
+            self.runner_tokens.forget(resources.name(body))
 
     def caches(self, kind: str, name: str) -> bool:
         """Whether the store's cache holds (or is reading) this object: its events must come."""

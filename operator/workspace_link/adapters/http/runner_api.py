@@ -90,16 +90,24 @@ async def _authenticate(request: web.Request) -> resources.Body:
     if not dot or not name or not random_part:
         raise HttpRefusal(401, "Authorization: the token is malformed")
     ws = request.app[_WS_KEY]
+    learnt: str | None = None
     try:
-        secret = await ws.store.get(resources.SECRET, naming.runner_secret_name(name))
-        expected = runner_secret.secret_value(secret, runner_credentials.TOKEN)
+        valid = ws.runner_tokens.matches(name, token)
+        if valid is None:
+            # Not learnt since this process started: the Secret says, and is read once.
+            secret = await ws.store.get(resources.SECRET, naming.runner_secret_name(name))
+            learnt = runner_secret.secret_value(secret, runner_credentials.TOKEN)
+            valid = hmac.compare_digest(learnt.encode(), token.encode())
         body = await ws.store.get(resources.EXECUTION, name)
     except (errors.NotFound, errors.KeyLoadError):
         # Same answer as a wrong token: a caller learns nothing about which executions exist.
         raise HttpRefusal(403, "Authorization: the token is not valid for any execution") from None
-    if not hmac.compare_digest(expected.encode(), token.encode()):
+    if learnt is not None and not resources.is_terminal(body):
+        ws.runner_tokens.remember(name, learnt)
+    if not valid:
         raise HttpRefusal(403, "Authorization: the token is not valid for this execution")
     if resources.is_terminal(body):
+        ws.runner_tokens.forget(name)
         # A token is good for one run: once it ended, whatever still holds the token (a
         # forked child, a leaked file) reads and changes nothing. The runner's own late end
         # report reads 409 as "already ended".
