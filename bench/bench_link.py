@@ -91,7 +91,10 @@ async def _quiet(pair: bench_common.Pair, name: str) -> None:
             return False
         b_status = resources.status(await pair.b.store.get(resources.EXECUTION, remote))
         version = int(b_status.get("version") or 0)
-        acked = int((b_status.get("origin") or {}).get("acknowledgedVersion") or 0)
+        origin = b_status.get("origin") or {}
+        # B holds A's ack of a live status in memory (docs/protocol.md §4), writes a final one.
+        held = pair.b.ws.held_acks.of(str(origin.get("link") or "")).get(str(origin.get("uid") or ""), 0)
+        acked = max(int(origin.get("acknowledgedVersion") or 0), held)
         return version >= 1 and acked >= version and int(link.get("remoteVersion") or 0) >= version
 
     await bench_common.wait_until(pair.a, check)

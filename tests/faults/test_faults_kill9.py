@@ -21,6 +21,9 @@ Left out: the other side killed where it is idle (B during A's label write, A du
 B's ack of Succeeded) or where another case kills it in the same request (A during B's Secret
 and Job creates: the same exchange as ``b-create`` and ``b-claim``).
 
+B holds A's ack of its Running status in memory (docs/protocol.md §4): no write to hold there;
+a B killed while Running sends that status again, once, and A applies nothing of it.
+
 The runner API reads the runner Secret only when B has no digest of its token
 (``runner_credentials.Tokens``), that is after B was restarted: every case that kills B before
 the runner's end has that end's token checked against the Secret read by the new process.
@@ -137,18 +140,6 @@ STEPS: Final = {
             _phase(resources.RUNNING),
         ),
         Step(
-            "b-running-acked",
-            "b",
-            op.B_NAMESPACE,
-            "PUT",
-            "executions/status",
-            lambda n: n.b,
-            lambda body: (
-                _phase(resources.RUNNING)(body)
-                and _acked("origin", lambda status: int(status.get("version") or 1))(body)
-            ),
-        ),
-        Step(
             "b-succeeded",
             "b",
             op.B_NAMESPACE,
@@ -182,7 +173,6 @@ CASES: Final[list[tuple[str, Where, Literal["a", "b"]]]] = [
     ("b-create", "before", "a"),
     ("b-create", "after", "a"),
     ("b-claim", "after", "a"),
-    ("b-running-acked", "after", "a"),
     ("b-succeeded", "after", "a"),
     # ...or A records what a dead B answered.
     ("a-start-acked", "after", "b"),

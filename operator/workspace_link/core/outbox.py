@@ -1,10 +1,11 @@
 """What one side of a link still has to send, derived from the resources alone.
 
-Nothing about delivery is kept in operator memory (docs/protocol.md §4). Each Execution's status records
-what the peer has acknowledged (``link.acknowledgedVersion``, ``origin.acknowledgedVersion``,
-``mirrors[<link>]``), so the outbox is a pure function of the current objects: a restarted
-operator or a second replica computes the same outbox and, at worst, sends a message again,
-which the peer recognises as a duplicate (same id) and acknowledges without applying.
+Each Execution's status records what the peer has acknowledged (``link.acknowledgedVersion``,
+``origin.acknowledgedVersion``, ``mirrors[<link>]``), so the outbox is a pure function of the
+current objects: a restarted operator computes the same outbox and, at worst, sends a message
+again, which the peer recognises as a duplicate (same id) and acknowledges without applying.
+The one thing held in memory (docs/protocol.md §4): the controlled side's acks of statuses
+whose execution has not ended (``held``), which a restart would only cost one resend each.
 
 Controlling side, per execution sent over this link (``status.link.name == link``):
 ``localVersion`` 1 = start, 2 = start + cancel; anything above ``acknowledgedVersion`` goes out.
@@ -15,7 +16,8 @@ is not itself a mirror, did not arrive over a link, and is not sent over this li
 whenever its ``status.version`` is above ``mirrors[<link>]``.
 
 Controlled side: every execution that arrived over this link (``status.origin.link == link``,
-not a mirror) reports its status while ``status.version > origin.acknowledgedVersion``.
+not a mirror) reports its status while ``status.version`` is above both
+``origin.acknowledgedVersion`` and the ack held for its origin uid.
 
 Oldest first (creation time, then name), bounded by a message count and an encoded size.
 """
@@ -149,16 +151,17 @@ def _controlling(
     return []
 
 
-def _controlled(body: resources.Body, *, link: str) -> list[protocol.Payload]:
+def _controlled(body: resources.Body, *, link: str, held: Mapping[str, int]) -> list[protocol.Payload]:
     if resources.spec(body).get("mirror"):
         return []
     status = resources.status(body)
     origin = resources.origin(body)
     if origin.get("link") != link or not origin.get("uid"):
         return []
+    uid = str(origin["uid"])
     version = _int(status.get("version"))
-    if version > _int(origin.get("acknowledgedVersion")):
-        return [_status(body, str(origin["uid"]), version)]
+    if version > max(_int(origin.get("acknowledgedVersion")), held.get(uid, 0)):
+        return [_status(body, uid, version)]
     return []
 
 
@@ -176,20 +179,24 @@ def select(
     flows: Mapping[str, str],
     limit: int,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    held: Mapping[str, int] | None = None,
 ) -> list[protocol.Message]:
     """Select from ``executions`` the messages this side of ``link`` still has to send, oldest first.
 
     ``role`` is this side's effective role; ``flows`` maps local Flow names to their scripts
-    (only the controlling side needs it). At most ``limit`` messages and about ``max_bytes`` of
-    payload; at least one message when anything is pending, so one huge message still moves.
+    (only the controlling side needs it); ``held``: the peer's acks of live statuses held in
+    memory, by origin uid (only the controlled side has any). At most ``limit`` messages and
+    about ``max_bytes`` of payload; at least one message when anything is pending, so one huge
+    message still moves.
     """
+    held = held or {}
     out: list[protocol.Message] = []
     used = 0
     for body in sorted(executions, key=_age_key):
         if role == resources.ROLE_CONTROLLING:
             payloads = _controlling(body, link=link, send_all=send_all, flows=flows)
         else:
-            payloads = _controlled(body, link=link)
+            payloads = _controlled(body, link=link, held=held)
         for payload in payloads:
             size = _size(payload)
             if len(out) >= limit or (out and used + size > max_bytes):

@@ -81,6 +81,7 @@ async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -
         executions=executions,
         flows=flows,
         limit=min(ws.settings.exchange_batch, bounds.MAX_MESSAGES),
+        held=ws.held_acks.of(config.name),
     )
 
 

@@ -467,7 +467,9 @@ async def apply_acks(
     as moved here, not written again).
 
     Controlling: ``start``/``cancel`` -> ``link.acknowledgedVersion``, ``mirror`` ->
-    ``mirrors[link]``. Controlled: ``status`` -> ``origin.acknowledgedVersion``. Acks for
+    ``mirrors[link]``. Controlled: ``status`` -> ``origin.acknowledgedVersion`` once the
+    execution has ended (or the ack is of a version this side has not seen yet); the ack of a
+    live status is held in memory only (``ws.held_acks``, docs/protocol.md §4). Acks for
     objects that no longer exist, or of kinds this side never sends, are ignored.
     """
     folded = folded or set()
@@ -499,6 +501,11 @@ async def apply_acks(
                     return True
                 if resources.origin(body).get("uid") != uid:
                     return True
+                if not resources.is_terminal(body) and version <= _int(resources.status(body).get("version")):
+                    # A live status: its ack is held in memory, no write (docs/protocol.md §4).
+                    if ws.held_acks.raise_to(link, uid, version):
+                        moved += 1
+                    return True
                 section, key = "origin", "acknowledgedVersion"
             else:
                 return True
@@ -518,6 +525,8 @@ async def apply_acks(
             after = resources.status(await _write_status(ws, body, change))
             if after != before:
                 moved += 1
+            if section == "origin":
+                ws.held_acks.forget(link, uid)  # written: nothing left to hold
             return True
 
         return apply

@@ -9,6 +9,7 @@ know which mode they run in: the operator builds one around ``kubestore.KubeStor
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -55,6 +56,41 @@ class Changes:
         return True
 
 
+class HeldAcks:
+    """The peer's acks of live statuses (the controlled side's), by link and origin uid.
+
+    Memory only (docs/protocol.md §4): an ack of a status whose execution has not ended saves
+    nothing a restart could lose. The restarted side sends that status once more, the peer
+    acks it as a duplicate (same version) and applies nothing. An ack of a final status is
+    written to the execution (``origin.acknowledgedVersion``), so a restart never resends the
+    statuses of every finished execution. One entry per live execution received over a link.
+    """
+
+    def __init__(self) -> None:
+        self._acks: dict[str, dict[str, int]] = {}
+
+    def of(self, link: str) -> Mapping[str, int]:
+        return self._acks.get(link, {})
+
+    def raise_to(self, link: str, uid: str, version: int) -> bool:
+        """Hold ``version`` as acked; True when it is higher than what was held."""
+        held = self._acks.setdefault(link, {})
+        if held.get(uid, 0) >= version:
+            return False
+        held[uid] = version
+        return True
+
+    def forget(self, link: str, uid: str) -> None:
+        held = self._acks.get(link)
+        if held is not None:
+            held.pop(uid, None)
+            if not held:
+                del self._acks[link]
+
+    def __len__(self) -> int:
+        return sum(len(held) for held in self._acks.values())
+
+
 class LinkReporter(Protocol):
     """What the workspace keeps of a listener's status reporter (``link_status.Reporter``).
 
@@ -92,6 +128,8 @@ class Workspace:
     #: Held by the listener request applying messages or acks, by SyncConfig name
     #: (``exchange.handle``).
     applying: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
+    #: The peer's acks of live statuses, memory only (``HeldAcks``).
+    held_acks: HeldAcks = field(default_factory=HeldAcks, repr=False)
     #: Digests of the runner tokens of live executions (``runner_credentials.Tokens``).
     runner_tokens: runner_credentials.Tokens = field(default_factory=runner_credentials.Tokens, repr=False)
 
@@ -111,6 +149,10 @@ class Workspace:
         if kind == resources.EXECUTION and (type == "DELETED" or resources.is_terminal(body)):
             # Its token is refused from now on (runner_api): nothing left to check it against.
             self.runner_tokens.forget(resources.name(body))
+        if kind == resources.EXECUTION and type == "DELETED":
+            origin = resources.origin(body)
+            if origin.get("link") and origin.get("uid"):
+                self.held_acks.forget(str(origin["link"]), str(origin["uid"]))
 
     def caches(self, kind: str, name: str) -> bool:
         """Whether the store's cache holds (or is reading) this object: its events must come."""

@@ -404,6 +404,8 @@ class LinkedOperators:
         self.created_in_b: dict[str, tuple[float, str]] = {}
         #: (namespace, execution name, phase) -> when that phase was first written.
         self.phases: dict[tuple[str, str, str], float] = {}
+        #: B's executions in the order they were first written Running.
+        self.running_in_b: list[str] = []
         self.changed = asyncio.Event()
         self._floor_count = 0
 
@@ -505,8 +507,10 @@ class LinkedOperators:
             if origin and origin not in self.created_in_b:
                 self.created_in_b[str(origin)] = (write.at, name)
         phase = (write.body.get("status") or {}).get("phase")
-        if name and isinstance(phase, str):
-            self.phases.setdefault((write.namespace, name, phase), write.at)
+        if name and isinstance(phase, str) and (write.namespace, name, phase) not in self.phases:
+            self.phases[write.namespace, name, phase] = write.at
+            if write.namespace == B_NAMESPACE and phase == resources.RUNNING:
+                self.running_in_b.append(name)
         self.changed.set()
 
     # -- what the harness does and waits for
@@ -638,12 +642,14 @@ class LinkedOperators:
             queue.put_nowait(name)
 
         async def end_running() -> None:
+            seen = 0  # of running_in_b: each change adds to its end (no scan of every phase)
             while True:
                 self.changed.clear()
-                for (namespace, name, phase), _at in list(self.phases.items()):
-                    if namespace == B_NAMESPACE and phase == resources.RUNNING and name not in ended:
+                for name in self.running_in_b[seen:]:
+                    if name not in ended:
                         ended.add(name)
                         enders.append(asyncio.create_task(end_in_b(name)))
+                seen = len(self.running_in_b)
                 await self.changed.wait()
 
         async def creator() -> None:

@@ -344,3 +344,50 @@ async def test_the_starts_of_one_batch_are_applied_side_by_side(key_pair: Any) -
     assert len(await pair.b.store.list(resources.EXECUTION)) == 5
     for origin in origins:
         assert (await pair.received(origin))["status"]["origin"]["uid"] == resources.uid(origin)
+
+
+async def test_a_live_status_ack_is_held_in_memory_and_a_restart_costs_one_resend(key_pair: Any) -> None:
+    """docs/protocol.md §4: B writes no ack of a Running status; restarted, it sends it once more
+    and A, which has that version already, applies nothing."""
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    await pair.once()  # the start; B's answer carries its claim: Running, version 2
+    received = await pair.received(origin)
+    logged = {**received["status"], "version": 3, "logTail": ["started"]}
+    await pair.b.store.replace_status("Execution", {**received, "status": logged})
+    assert (await pair.once()).received == 1  # carries A's ack of version 2, brings version 3
+    await pair.once()  # carries A's ack of version 3
+    written = await pair.received(origin)
+
+    assert written["status"]["phase"] == "Running"
+    assert written["status"]["origin"]["acknowledgedVersion"] == 0  # nothing written for either
+    assert pair.b.held_acks.of("from-a") == {resources.uid(origin): 3}
+    assert (await pair.once()).received == 0
+
+    # A new process: nothing held. The status goes out once; A has it, applies nothing, acks.
+    pair.b.held_acks = workspace.HeldAcks()
+    a_before = await pair.a.store.get("Execution", "parent-1")
+    assert (await pair.once()).received == 1
+    a_after = await pair.a.store.get("Execution", "parent-1")
+    assert a_after["status"] == a_before["status"]
+    await pair.once()
+    assert (await pair.once()).received == 0
+    # The resend wrote nothing in B either.
+    assert (await pair.received(origin))["metadata"] == written["metadata"]
+
+
+async def test_an_ack_of_a_final_status_is_written_and_nothing_is_held(key_pair: Any) -> None:
+    pair = Pair(key_pair)
+    origin = await pair.remote_execution()
+    await pair.once()  # the start; B's answer carries its claim: Running, version 2
+    await pair.once()  # A's ack of version 2: held
+    received = await pair.received(origin)
+    done = {**received["status"], "phase": "Succeeded", "version": 3}
+    await pair.b.store.replace_status("Execution", {**received, "status": done})
+    await pair.once()
+    await pair.once()
+
+    assert (await pair.received(origin))["status"]["origin"]["acknowledgedVersion"] == 3
+    assert len(pair.b.held_acks) == 0
+    pair.b.held_acks = workspace.HeldAcks()  # a restart resends nothing of a finished execution
+    assert (await pair.once()).received == 0

@@ -122,3 +122,26 @@ def test_oldest_first_bounded_by_count_and_size() -> None:
         max_bytes=10,
     )
     assert len(small) == 1  # one message always moves, even over the size budget
+
+
+def test_an_ack_held_in_memory_keeps_a_live_status_from_going_out_again() -> None:
+    received = execution(
+        "wl-x",
+        spec={"script": "x"},
+        status={"phase": "Running", "version": 2, "origin": {"link": "to-a", "uid": "origin-1"}},
+    )
+
+    def select(held: dict[str, int]) -> list[protocol.Message]:
+        return outbox.select(
+            link="to-a",
+            role="Controlled",
+            send_all=False,
+            executions=[received],
+            flows={},
+            limit=10,
+            held=held,
+        )
+
+    assert [m.id for m in select({})] == ["status:origin-1:2"]
+    assert select({"origin-1": 2}) == []
+    assert [m.id for m in select({"origin-1": 1, "other": 9})] == ["status:origin-1:2"]
