@@ -11,11 +11,12 @@ its own; the link over real HTTPS with real RSA keys, as ``workspace-link link``
 Runner Jobs are created and never run (no Job controller); B's runner is played by one
 ``POST /v1/end`` on B's runner API.
 
-- dispatch: the Execution is created in A (the harness's POST sent) -> B's POST of its
-  execution applied by the emulator; one at a time, both operators quiet before each. Twice:
-  created as ``kubectl`` creates it (A labels it for its link first), and as a flow's child
-  (``this.flow(..., remote_workspace_name=...)``: labelled at creation, nothing written before
-  the start is sent).
+- dispatch: the Execution is asked for in A -> B's POST of its execution applied by the
+  emulator; one at a time, both operators quiet before each. Twice: created as ``kubectl``
+  creates it (from the harness's POST sent; A labels it for its link first), and as a flow's
+  child (from the ``POST /v1/children`` sent to A's runner API by a parent running in A, as
+  ``this.flow(..., remote_workspace_name=...)`` sends it: A creates the child labelled, wakes
+  its dialer at once, and writes nothing else before the start is sent).
 - status round trip: B's status write with Succeeded applied -> A's status write with
   Succeeded applied.
 - burst: N executions created in A by 8 concurrent creators; each is ended in B as soon as B
@@ -95,14 +96,21 @@ class Result:
 
 
 async def _one(pair: op.LinkedOperators, name: str, *, as_child: bool = False) -> tuple[float, float]:
-    """(dispatch, status round trip) of one remote execution, both operators quiet after it."""
-    started, body = await pair.create_remote(name, as_child=as_child)
+    """(dispatch, status round trip) of one remote execution, both operators quiet after it.
+
+    ``as_child``: started by a flow running in A, through A's runner API (``this.flow``'s path);
+    else created in A as ``kubectl`` creates it."""
+    if as_child:
+        started, body = await pair.start_child_in_a(name)
+    else:
+        started, body = await pair.create_remote(name)
+    in_a = resources.name(body)  # a child's name is made from its parent's and the call id
     arrived, in_b = await pair.wait_in_b(body)
     await pair.wait_for(lambda: pair.phase_at(op.B_NAMESPACE, in_b, resources.RUNNING), what="Running in B")
     await pair.quiet(0.3)
     await pair.end_in_b(in_b)
     back = await pair.wait_for(
-        lambda: pair.phase_at(op.A_NAMESPACE, name, resources.SUCCEEDED), what="Succeeded in A"
+        lambda: pair.phase_at(op.A_NAMESPACE, in_a, resources.SUCCEEDED), what="Succeeded in A"
     )
     ended = pair.phase_at(op.B_NAMESPACE, in_b, resources.SUCCEEDED) or back
     await pair.quiet(0.5)
@@ -135,6 +143,8 @@ async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
             dispatch.append(d)
             status.append(s)
         per_execution = op.breakdown(pair.emulator.requests[since:])
+        await pair.parent_in_a()  # the flow in A whose runner starts the children
+        await pair.quiet(0.5)
         since = len(pair.emulator.requests)
         dispatch_child = []
         for i in range(sizes.samples):
@@ -227,7 +237,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             f"{ms(med(result.dispatch_child))} (p90 {ms(p90(result.dispatch_child))})",
             floors,
             _ratios(med(result.dispatch_child), req_floor, ex_floor, injected),
-            f"the same, labelled at creation as this.flow creates it; median of {n}",
+            f"POST /v1/children to A's runner API (this.flow's path) -> created in B; median of {n}",
         ),
         (
             "status round trip",

@@ -408,6 +408,10 @@ class LinkedOperators:
         self.running_in_b: list[str] = []
         self.changed = asyncio.Event()
         self._floor_count = 0
+        #: A's running parent execution whose runner starts children (``start_child_in_a``):
+        #: its name, its runner token, and how many children it has started.
+        self._parent: tuple[str, str] | None = None
+        self._parent_children = 0
 
     # -- set-up and tear-down
     async def __aenter__(self) -> LinkedOperators:
@@ -561,6 +565,52 @@ class LinkedOperators:
             },
         )
         return started, body
+
+    async def parent_in_a(self) -> tuple[str, str]:
+        """A local execution running in A, whose runner starts the children of
+        ``start_child_in_a``: (its name, its runner token). Its Job never runs (no Job
+        controller), so it stays Running; a new one is made before the children limit."""
+        limit = 90  # below settings.max_children_per_execution (100)
+        if self._parent is None or self._parent_children >= limit:
+            name = f"parent-{len(self.running_in_b)}-{self._parent_children}-{time.monotonic_ns()}"
+            await self.kube[A_NAMESPACE].create(
+                resources.EXECUTION,
+                {
+                    "apiVersion": "workspacelink.io/v1alpha1",
+                    "metadata": {"name": name},
+                    "spec": {"flow": NOOP_FLOW, "inputs": {}},
+                },
+            )
+            await self.wait_for(
+                lambda: self.phase_at(A_NAMESPACE, name, resources.RUNNING), what=f"{name} Running in A"
+            )
+            secret = await self.kube[A_NAMESPACE].get(resources.SECRET, naming.runner_secret_name(name))
+            self._parent = (name, base64.b64decode(secret["data"]["token"]).decode())
+            self._parent_children = 0
+        return self._parent
+
+    async def start_child_in_a(self, call_id: str) -> tuple[float, resources.Body]:
+        """What ``this.flow('noop', remote_workspace_name=...)`` does in a flow running in A:
+        ``POST /v1/children`` on A's runner API with the parent's runner token, which creates
+        the child (A's own request) and wakes A's dialer. (When it was sent, the child's body.)
+        ``parent_in_a`` first, so that making the parent falls outside what is timed."""
+        assert self.a is not None
+        _parent, token = await self.parent_in_a()
+        self._parent_children += 1
+        started = time.perf_counter()
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(
+                f"http://127.0.0.1:{self.a.runner_port}/v1/children",
+                json={"callId": call_id, "flow": NOOP_FLOW, "remoteWorkspace": A_CONFIG, "inputs": {}},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response,
+        ):
+            if response.status != 200:
+                text = await response.text()
+                raise errors.StoreUnavailable(f"A's runner API answered {response.status}: {text}")
+            name = str((await response.json())["name"])
+        return started, await self.kube[A_NAMESPACE].get(resources.EXECUTION, name)
 
     async def wait_in_b(self, body: resources.Body, *, timeout: float = 60.0) -> tuple[float, str]:
         """(when B's execution for A's ``body`` was created, its name in B)."""
