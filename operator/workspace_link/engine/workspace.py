@@ -144,7 +144,9 @@ class Workspace:
         """
         if isinstance(self.store, cache.CachedStore):
             self.store.observe(type, kind, body)
-        if kind in (resources.SYNC_CONFIG, resources.SECRET):
+        if kind == resources.SYNC_CONFIG or (kind == resources.SECRET and _cacheable(kind, body)):
+            # A runner Secret (one per execution) is no link's config: the operator's watch
+            # leaves them out, the embedded pump delivers them.
             self.config_changes.notify()
         if kind == resources.EXECUTION and (type == "DELETED" or resources.is_terminal(body)):
             # Its token is refused from now on (runner_api): nothing left to check it against.
