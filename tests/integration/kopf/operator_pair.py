@@ -584,8 +584,7 @@ class LinkedOperators:
             await self.wait_for(
                 lambda: self.phase_at(A_NAMESPACE, name, resources.RUNNING), what=f"{name} Running in A"
             )
-            secret = await self.kube[A_NAMESPACE].get(resources.SECRET, naming.runner_secret_name(name))
-            self._parent = (name, base64.b64decode(secret["data"]["token"]).decode())
+            self._parent = (name, await self._runner_token(A_NAMESPACE, name))
             self._parent_children = 0
         return self._parent
 
@@ -623,11 +622,15 @@ class LinkedOperators:
     def phase_at(self, namespace: str, name: str, phase: str) -> float | None:
         return self.phases.get((namespace, name, phase))
 
+    async def _runner_token(self, namespace: str, name: str) -> str:
+        """The runner token of execution ``name``, read from its runner Secret as a runner reads it."""
+        secret = await self.kube[namespace].get(resources.SECRET, naming.runner_secret_name(name))
+        return base64.b64decode(secret["data"]["token"]).decode()
+
     async def _runner_call(self, name: str) -> tuple[str, dict[str, str]]:
         """The URL and headers of B's runner's ``POST /v1/end``, with the token from its Secret."""
         assert self.b is not None
-        secret = await self.kube[B_NAMESPACE].get(resources.SECRET, naming.runner_secret_name(name))
-        token = base64.b64decode(secret["data"]["token"]).decode()
+        token = await self._runner_token(B_NAMESPACE, name)
         return f"http://127.0.0.1:{self.b.runner_port}/v1/end", {"Authorization": f"Bearer {token}"}
 
     async def end_in_b(self, name: str, phase: str = resources.SUCCEEDED) -> None:
