@@ -32,13 +32,18 @@ def config_reads(monkeypatch: pytest.MonkeyPatch) -> collections.Counter[str]:
     return reads
 
 
+async def _one_execution_over_a_new_link(linked: Linked, name: str) -> None:
+    """Link A to B and run one remote execution to its end: both link loops are going."""
+    await linked.load_flows("a")
+    await linked.link()
+    await linked.run(name, "hello", remoteWorkspace="link-to-b")
+    await linked.finished(name)
+
+
 async def test_executions_over_a_link_do_not_make_the_link_loops_read_their_config(
     linked: Linked, config_reads: collections.Counter[str]
 ) -> None:
-    await linked.load_flows("a")
-    await linked.link()
-    await linked.run("warm-up", "hello", remoteWorkspace="link-to-b")
-    await linked.finished("warm-up")
+    await _one_execution_over_a_new_link(linked, "warm-up")
     config_reads.clear()
     events = {side: linked.sides[side].ws.config_changes.counter for side in ("a", "b")}
 
@@ -58,10 +63,7 @@ async def test_executions_over_a_link_do_not_make_the_link_loops_read_their_conf
 async def test_a_changed_spec_is_still_read_before_the_next_exchange(
     linked: Linked, config_reads: collections.Counter[str]
 ) -> None:
-    await linked.load_flows("a")
-    await linked.link()
-    await linked.run("first", "hello", remoteWorkspace="link-to-b")
-    await linked.finished("first")
+    await _one_execution_over_a_new_link(linked, "first")
     config_reads.clear()
 
     await linked.stores["a"].patch(resources.SYNC_CONFIG, "link-to-b", {"spec": {"enabled": False}})

@@ -23,6 +23,18 @@ def _service_account(folder: pathlib.Path, token: str) -> pathlib.Path:
     return folder
 
 
+def _kubeconfig(folder: pathlib.Path, user: str) -> pathlib.Path:
+    """A one-context kubeconfig for https://127.0.0.1:6443 whose user is ``user`` (YAML flow)."""
+    config = folder / "kubeconfig"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        f"users: [{{name: u, user: {user}}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u, namespace: ns}}]\n"
+    )
+    return config
+
+
 async def test_in_a_pod_the_service_account_and_the_service_address_are_used(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -39,13 +51,7 @@ async def test_out_of_a_pod_the_kubeconfig_is_used(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
-        "users: [{name: u, user: {token: config-token}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u, namespace: ns}}]\n"
-    )
+    config = _kubeconfig(tmp_path, "{token: config-token}")
     monkeypatch.setenv("KUBECONFIG", str(config))
     info = await apiserver.login(folder=tmp_path / "no-service-account")
     assert info.server == "https://127.0.0.1:6443"
@@ -57,13 +63,7 @@ async def test_a_kubeconfig_user_with_a_plugin_is_refused_naming_it(
     tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, plugin: str
 ) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    config = tmp_path / "kubeconfig"
-    config.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
-        "clusters: [{name: k, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
-        f"users: [{{name: u, user: {{{plugin}: {{command: get-a-token, apiVersion: v1}}}}}}]\n"
-        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
-    )
+    config = _kubeconfig(tmp_path, f"{{{plugin}: {{command: get-a-token, apiVersion: v1}}}}")
     monkeypatch.setenv("KUBECONFIG", str(config))
     with pytest.raises(errors.SpecError) as raised:
         await apiserver.login(folder=tmp_path / "no-service-account")
