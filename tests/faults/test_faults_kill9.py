@@ -17,8 +17,10 @@ afterwards.
 One pair serves the whole module (a case restarts one operator, not both); every case leaves
 both running and quiet for the next.
 
-Left out: the other side killed where it is idle (B during A's label write, A during
-B's ack of Succeeded) or where another case kills it in the same request (A during B's Secret
+A sends the start while its label write is in flight (``workspace.Unlabelled``), so B is
+killed during that write too: it may be receiving the start meanwhile.
+
+Left out: the other side killed where it is idle (A during B's ack of Succeeded) or where another case kills it in the same request (A during B's Secret
 and Job creates: the same exchange as ``b-create`` and ``b-claim``).
 
 B holds A's ack of its Running status in memory (docs/protocol.md §4): no write to hold there;
@@ -174,6 +176,9 @@ CASES: Final[list[tuple[str, Where, Literal["a", "b"]]]] = [
     ("b-create", "after", "a"),
     ("b-claim", "after", "a"),
     ("b-succeeded", "after", "a"),
+    # ...or B dies while A writes the label of what it is sending...
+    ("a-label", "before", "b"),
+    ("a-label", "after", "b"),
     # ...or A records what a dead B answered.
     ("a-start-acked", "after", "b"),
     ("a-succeeded", "before", "b"),

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from workspace_link.core import bounds, errors, labels, link_config, outbox, protocol, resources
-from workspace_link.engine import inbox, workspace
+from workspace_link.engine import executions, inbox, workspace
 
 
 class Client(Protocol):
@@ -56,15 +56,18 @@ async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -
     """What this side of ``config`` still has to send: the executions (and the scripts of their
     Flows) read from the store now, and ``outbox.select`` picks the messages out of them."""
     if config.send_all and config.role == resources.ROLE_CONTROLLING:
-        executions = await ws.store.list(resources.EXECUTION)  # every execution is mirrored
+        found = await ws.store.list(resources.EXECUTION)  # every execution is mirrored
+    elif config.role == resources.ROLE_CONTROLLING:
+        found = await executions.outgoing(ws, config.name)
     else:
-        key = labels.REMOTE_LINK if config.role == resources.ROLE_CONTROLLING else labels.ORIGIN_LINK
-        executions = await ws.store.list(resources.EXECUTION, labels={key: labels.value(config.name)})
+        found = await ws.store.list(
+            resources.EXECUTION, labels={labels.ORIGIN_LINK: labels.value(config.name)}
+        )
     flows: dict[str, str] = {}
     if config.role == resources.ROLE_CONTROLLING:
         wanted = {
             str(resources.spec(body).get("flow"))
-            for body in executions
+            for body in found
             if resources.link_status(body).get("name") == config.name and resources.spec(body).get("flow")
         }
         for name in sorted(wanted):
@@ -78,7 +81,7 @@ async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -
         link=config.name,
         role=config.role,
         send_all=config.send_all,
-        executions=executions,
+        executions=found,
         flows=flows,
         limit=min(ws.settings.exchange_batch, bounds.MAX_MESSAGES),
         held=ws.held_acks.of(config.name),

@@ -132,17 +132,39 @@ async def _decide(ws: workspace.Workspace, body: resources.Body, *, resumed: boo
 async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> None:
     link_name = str(resources.spec(body)["remoteWorkspace"])
     if resources.labels(body).get(labels.REMOTE_LINK) != labels.value(link_name):
-        # The link finds what it has to send by this label: a label query, never a scan.
-        body = await ws.store.patch(
-            resources.EXECUTION,
-            resources.name(body),
-            {"metadata": {"labels": {labels.REMOTE_LINK: labels.value(link_name)}}},
-            resource_version=body["metadata"].get("resourceVersion"),
-        )
+        # The link finds what it has to send by this label: a label query, never a scan. Until
+        # the label is written, ``outgoing`` adds it by name, so the start goes out meanwhile.
+        name = resources.name(body)
+        ws.unlabelled.add(link_name, name)
+        ws.changes.notify()
+        try:
+            body = await ws.store.patch(
+                resources.EXECUTION,
+                name,
+                {"metadata": {"labels": {labels.REMOTE_LINK: labels.value(link_name)}}},
+                resource_version=body["metadata"].get("resourceVersion"),
+            )
+        finally:
+            ws.unlabelled.discard(link_name, name)
     # No status.link is written here: until the first ack writes it, ``resources.link_status``
     # reads the state before the start, so the link sends without waiting for a write.
     if resources.spec(body).get("cancel"):
         await request_remote_cancel(ws, body)
+
+
+async def outgoing(ws: workspace.Workspace, link: str) -> list[resources.Body]:
+    """The executions sent over ``link``: those labelled for it (a label query), and those
+    whose label is being written (``workspace.Unlabelled``)."""
+    found = await ws.store.list(resources.EXECUTION, labels={labels.REMOTE_LINK: labels.value(link)})
+    have = {resources.name(body) for body in found}
+    for name in sorted(ws.unlabelled.of(link) - have):
+        try:
+            body = await ws.store.get(resources.EXECUTION, name)
+        except errors.NotFound:
+            continue
+        if resources.spec(body).get("remoteWorkspace") == link:
+            found.append(body)
+    return found
 
 
 async def request_remote_cancel(ws: workspace.Workspace, body: resources.Body) -> resources.Body:

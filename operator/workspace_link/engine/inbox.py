@@ -294,12 +294,13 @@ class _Index:
             return None
 
     async def _list(self) -> dict[str, str]:
+        if self._mirrors:
+            found = await self._ws.store.list(resources.EXECUTION)
+        else:
+            found = await executions.outgoing(self._ws, self._link)
         return {
             resources.uid(body): resources.name(body)
-            for body in await self._ws.store.list(
-                resources.EXECUTION,
-                labels=None if self._mirrors else {labels.REMOTE_LINK: labels.value(self._link)},
-            )
+            for body in found
             if not resources.spec(body).get("mirror")
         }
 

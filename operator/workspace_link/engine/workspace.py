@@ -91,6 +91,32 @@ class HeldAcks:
         return sum(len(held) for held in self._acks.values())
 
 
+class Unlabelled:
+    """Executions to send whose link label (``labels.REMOTE_LINK``) is being written, by link.
+
+    The link finds what it sends by that label. An execution created without it (as
+    ``kubectl`` creates one) is sent while its label is written, not after the write: the PATCH
+    is off the dispatch path. Memory only: after a restart, the reconcile of an execution still
+    unlabelled adds it again.
+    """
+
+    def __init__(self) -> None:
+        self._names: dict[str, set[str]] = {}
+
+    def of(self, link: str) -> frozenset[str]:
+        return frozenset(self._names.get(link, ()))
+
+    def add(self, link: str, name: str) -> None:
+        self._names.setdefault(link, set()).add(name)
+
+    def discard(self, link: str, name: str) -> None:
+        names = self._names.get(link)
+        if names is not None:
+            names.discard(name)
+            if not names:
+                del self._names[link]
+
+
 class LinkReporter(Protocol):
     """What the workspace keeps of a listener's status reporter (``link_status.Reporter``).
 
@@ -130,6 +156,8 @@ class Workspace:
     applying: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
     #: The peer's acks of live statuses, memory only (``HeldAcks``).
     held_acks: HeldAcks = field(default_factory=HeldAcks, repr=False)
+    #: Executions being sent while their link label is written (``Unlabelled``).
+    unlabelled: Unlabelled = field(default_factory=Unlabelled, repr=False)
     #: Digests of the runner tokens of live executions (``runner_credentials.Tokens``).
     runner_tokens: runner_credentials.Tokens = field(default_factory=runner_credentials.Tokens, repr=False)
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 
 import kmock
 import kopf
+import operator_pair
 import pytest
 from apiserver_emulator import ApiServerEmulator
 from kopf_helpers import NAMESPACE, OperatorThread
@@ -92,6 +93,15 @@ async def start_operator(api_server: ApiServerEmulator) -> AsyncIterator[StartOp
     for process in started:
         await process.stop()
     shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+async def pair(request: pytest.FixtureRequest) -> AsyncIterator[operator_pair.LinkedOperators]:
+    """Both operators of a link, each in its own process, on a latency-injecting emulator."""
+    async with operator_pair.LinkedOperators() as linked:
+        # The folder's role check (below) looks at every request the operators made.
+        request.node.wl_emulator = linked.emulator
+        yield linked
 
 
 #: Every (apiGroup, resource, verb) the operator used across this folder's tests.

@@ -29,8 +29,6 @@ asserted; ``bench/bench_operator.py`` prints it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import operator_pair as op
 import pytest
 
@@ -49,14 +47,6 @@ WRITE_BUDGET = 9
 LINK_STATUS = "PUT syncconfigs/status"
 LINK_STATUS_BUDGET = 2
 _WRITES = ("POST", "PUT", "PATCH", "DELETE")
-
-
-@pytest.fixture
-async def pair(request: pytest.FixtureRequest) -> AsyncIterator[op.LinkedOperators]:
-    async with op.LinkedOperators() as linked:
-        # The folder's role check (conftest) looks at every request the operators made.
-        request.node.wl_emulator = linked.emulator
-        yield linked
 
 
 async def _one_remote_execution(pair: op.LinkedOperators, name: str, *, as_child: bool = False) -> None:
