@@ -20,8 +20,9 @@ both running and quiet for the next.
 A sends the start while its label write is in flight (``workspace.Unlabelled``), so B is
 killed during that write too: it may be receiving the start meanwhile.
 
-Left out: the other side killed where it is idle (A during B's ack of Succeeded) or where another case kills it in the same request (A during B's Secret
-and Job creates: the same exchange as ``b-create`` and ``b-claim``).
+Left out: the other side killed where it is idle (A during B's ack of Succeeded) or where
+another case kills it in the same request (A during B's Secret and Job creates: the same
+exchange as ``b-create`` and ``b-claim``).
 
 B holds A's ack of its Running status in memory (docs/protocol.md §4): no write to hold there;
 a B killed while Running sends that status again, once, and A applies nothing of it.
