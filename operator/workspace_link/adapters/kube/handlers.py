@@ -338,7 +338,9 @@ def _live(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
 
 @kopf.on.event(_GROUP, _VERSION, "executions", registry=registry)
 @_logged
-async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+async def execution_event(
+    type: str | None, event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
     """Every Execution event: the cache learns it, waiters wake, and a live one is reconciled.
 
     An event handler, not kopf's create/update/resume handlers: those keep their progress and
@@ -348,15 +350,19 @@ async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
     run is checked). kopf never retries an event handler, so ``_reconcile`` retries itself.
     """
     runtime = _runtime(memo)
-    plain = _plain(body)
+    # kopf's own dict, read here and never kept or changed: the cache keeps a copy, and
+    # ``reconcile`` reads the name only (it decides from a fresh read). No ``_plain`` copy on
+    # the hot path: every Execution event paid it, a second copy of the whole body.
+    raw = cast(resources.Body, event["object"])
     # Any change to any execution may be something a dialer must send or a waiter must see;
     # the cache learns it first, so whoever wakes reads what the event said.
-    runtime.ws.observe(type, resources.EXECUTION, plain)
+    runtime.ws.observe(type, resources.EXECUTION, raw)
     runtime.ws.changes.notify()
     if type == "DELETED":
         _cancel_retry(runtime, body.metadata.name)
         if body.spec.get("mirror"):
             return
+        plain = _plain(body)
         # Delete the Job and the runner Secret at once. No finalizer: a finalizer only the
         # operator can remove would hang namespace deletion and uninstalls; the API server's
         # garbage collector (ownerReferences) removes them anyway if this attempt fails.
@@ -369,7 +375,7 @@ async def execution_event(type: str | None, body: kopf.Body, memo: kopf.Memo, **
         # Only the listing at start is a resume: a Running execution found then may have lost
         # its Job while no operator watched. A new object has no run to lose, and a late retry
         # of its first reconcile must not mistake a Job deleted since (JobDeleted) for one.
-        await _reconcile(runtime, plain, resumed=type is None)
+        await _reconcile(runtime, raw, resumed=type is None)
 
 
 def _cancel_retry(runtime: Runtime, name: str) -> None:
