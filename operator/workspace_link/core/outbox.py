@@ -170,6 +170,24 @@ def _size(payload: protocol.Payload) -> int:
     return bounds.json_size(asdict(payload)) + 64
 
 
+def settled(body: resources.Body) -> bool:
+    """True when no link has anything left to send about ``body``, a mirror of it apart: it is a
+    mirror itself, or it has ended and its start, its cancel and its final status were all
+    acknowledged. The outbox of a link skips these (``read_outbox`` reads the executions of its
+    link before every exchange, and thousands of them have ended). Mirrors are not covered:
+    ``sendAllExecutions`` reads every execution."""
+    if resources.spec(body).get("mirror"):
+        return True
+    if not resources.is_terminal(body):
+        return False
+    sent = resources.link_status(body)
+    if sent.get("name") and _int(sent.get("localVersion")) > _int(sent.get("acknowledgedVersion")):
+        return False
+    origin = resources.origin(body)
+    version = _int(resources.status(body).get("version"))
+    return not (origin.get("uid") and version > _int(origin.get("acknowledgedVersion")))
+
+
 def select(
     *,
     link: str,

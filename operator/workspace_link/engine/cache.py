@@ -32,6 +32,7 @@ The rules that keep it correct on a real API server, where a watch-fed cache can
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
@@ -64,6 +65,10 @@ def _always(_kind: str, _body: resources.Body) -> bool:
     return True
 
 
+def _never(_kind: str, _body: resources.Body) -> bool:
+    return False
+
+
 class CachedStore:
     """``store.Store`` over ``backing``, caching ``kinds`` (see the module doc)."""
 
@@ -74,6 +79,7 @@ class CachedStore:
         kinds: frozenset[str],
         listable: frozenset[str] = frozenset(),
         keep: Keep = _always,
+        settled: Keep = _never,
         resync: float = RESYNC,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -85,6 +91,9 @@ class CachedStore:
         self._resync = resync
         self._clock = clock
         self._objects: dict[str, dict[str, resources.Body]] = {kind: {} for kind in kinds}
+        #: The objects ``settled`` says are not settled, by kind and name (``view(unsettled=True)``).
+        self._settled = settled
+        self._unsettled: dict[str, dict[str, resources.Body]] = {kind: {} for kind in kinds}
         #: kind -> when it was last listed from the store.
         self._listed: dict[str, float] = {}
         #: Objects whose next read goes to the store (a write found the cache stale).
@@ -118,6 +127,14 @@ class CachedStore:
     def _evict(self, kind: str, name: str) -> None:
         self._touch((kind, name))
         self._objects[kind].pop(name, None)
+        self._unsettled[kind].pop(name, None)
+
+    def _hold(self, kind: str, name: str, body: resources.Body) -> None:
+        self._objects[kind][name] = body
+        if self._settled(kind, body):
+            self._unsettled[kind].pop(name, None)
+        else:
+            self._unsettled[kind][name] = body
 
     def _put(self, kind: str, body: resources.Body) -> None:
         """Cache ``body`` (owned by the cache from now on) unless it is older than what is held."""
@@ -125,13 +142,14 @@ class CachedStore:
         self._touch((kind, name))
         if not self._keep(kind, body):
             self._objects[kind].pop(name, None)
+            self._unsettled[kind].pop(name, None)
             return
         held = self._objects[kind].get(name)
         if held is not None:
             old, new = _version(held), _version(body)
             if old is not None and new is not None and new < old:
                 return
-        self._objects[kind][name] = body
+        self._hold(kind, name, body)
 
     def _stale(self, kind: str, name: str) -> None:
         """A write found the cache stale: the next read of the object goes to the store."""
@@ -174,14 +192,28 @@ class CachedStore:
     async def list(self, kind: str, *, labels: Mapping[str, str] | None = None) -> list[resources.Body]:
         if kind not in self._listable:
             return await self.backing.list(kind, labels=labels)
+        return [resources.copy_body(body) for body in await self._held(kind, labels, unsettled=False)]
+
+    async def view(
+        self, kind: str, *, labels: Mapping[str, str] | None = None, unsettled: bool = False
+    ) -> builtins.list[resources.Body]:
+        """``list``, but the cached bodies themselves, not copies: for a reader that neither
+        changes nor keeps them (the outbox's selection, before every exchange). The cache never
+        changes a body it holds, it replaces it, so what was read stays as read. ``unsettled``:
+        only those the ``settled`` test refuses, without looking at the others."""
+        if kind not in self._listable:
+            found = await self.backing.list(kind, labels=labels)
+            return [body for body in found if not (unsettled and self._settled(kind, body))]
+        return await self._held(kind, labels, unsettled=unsettled)
+
+    async def _held(
+        self, kind: str, labels: Mapping[str, str] | None, *, unsettled: bool
+    ) -> builtins.list[resources.Body]:
         listed = self._listed.get(kind)
         if listed is None or self._clock() - listed >= self._resync:
             await self._relist(kind)
-        return [
-            resources.copy_body(body)
-            for _, body in sorted(self._objects[kind].items())
-            if _matches(body, labels)
-        ]
+        held = self._unsettled[kind] if unsettled else self._objects[kind]
+        return [body for _, body in sorted(held.items()) if _matches(body, labels)]
 
     async def _relist(self, kind: str) -> None:
         start = self._start_fetch()
@@ -203,7 +235,10 @@ class CachedStore:
                     fresh[name] = held[name]
                 else:
                     fresh.pop(name, None)
-        self._objects[kind] = fresh
+        self._objects[kind] = {}
+        self._unsettled[kind] = {}
+        for name, body in fresh.items():
+            self._hold(kind, name, body)
         self._listed[kind] = self._clock()
 
     # -- writes --------------------------------------------------------------------------

@@ -54,14 +54,16 @@ def sender(
 
 async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -> list[protocol.Message]:
     """What this side of ``config`` still has to send: the executions (and the scripts of their
-    Flows) read from the store now, and ``outbox.select`` picks the messages out of them."""
+    Flows) read from the store now, and ``outbox.select`` picks the messages out of them. It
+    only reads them (``Workspace.view``: no copies), and skips the settled ones
+    (``outbox.settled``) but for ``sendAllExecutions``, which mirrors every execution."""
     if config.send_all and config.role == resources.ROLE_CONTROLLING:
-        found = await ws.store.list(resources.EXECUTION)  # every execution is mirrored
+        found = await ws.view(resources.EXECUTION)  # every execution is mirrored
     elif config.role == resources.ROLE_CONTROLLING:
-        found = await executions.outgoing(ws, config.name)
+        found = await executions.outgoing(ws, config.name, unsettled=True)
     else:
-        found = await ws.store.list(
-            resources.EXECUTION, labels={labels.ORIGIN_LINK: labels.value(config.name)}
+        found = await ws.view(
+            resources.EXECUTION, labels={labels.ORIGIN_LINK: labels.value(config.name)}, unsettled=True
         )
     flows: dict[str, str] = {}
     if config.role == resources.ROLE_CONTROLLING:

@@ -152,10 +152,13 @@ async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> No
         await request_remote_cancel(ws, body)
 
 
-async def outgoing(ws: workspace.Workspace, link: str) -> list[resources.Body]:
+async def outgoing(ws: workspace.Workspace, link: str, *, unsettled: bool = False) -> list[resources.Body]:
     """The executions sent over ``link``: those labelled for it (a label query), and those
-    whose label is being written (``workspace.Unlabelled``)."""
-    found = await ws.store.list(resources.EXECUTION, labels={labels.REMOTE_LINK: labels.value(link)})
+    whose label is being written (``workspace.Unlabelled``). To read, not to change or keep
+    (``Workspace.view``); ``unsettled``: only those with something left to send."""
+    found = await ws.view(
+        resources.EXECUTION, labels={labels.REMOTE_LINK: labels.value(link)}, unsettled=unsettled
+    )
     have = {resources.name(body) for body in found}
     for name in sorted(ws.unlabelled.of(link) - have):
         try:

@@ -272,19 +272,27 @@ async def _apply_mirror(
 
 class _Index:
     """Local executions by uid, listed once per batch, lazily: those sent over one link (a
-    label query), or every one when mirrors (which carry no link label) are looked up too."""
+    label query), or every one when mirrors (which carry no link label) are looked up too.
+
+    Those with something left to send (``outbox.settled``) are listed first: a peer's status or
+    ack is about one of them but for a late duplicate, so the ended ones (thousands, after a
+    while) are listed only when a uid is not found among them."""
 
     def __init__(self, ws: workspace.Workspace, link: str, *, mirrors: bool = False) -> None:
         self._ws = ws
         self._link = link
         self._mirrors = mirrors
         self._by_uid: dict[str, str] | None = None
+        self._complete = False
         self._listing = asyncio.Lock()  # messages are applied side by side: list once
 
     async def find(self, uid: str) -> resources.Body | None:
         async with self._listing:
             if self._by_uid is None:
-                self._by_uid = await self._list()
+                self._by_uid = await self._list(unsettled=True)
+            if uid not in self._by_uid and not self._complete:
+                self._by_uid = await self._list(unsettled=False)
+                self._complete = True
         name = self._by_uid.get(uid)
         if name is None:
             return None
@@ -293,11 +301,11 @@ class _Index:
         except errors.NotFound:
             return None
 
-    async def _list(self) -> dict[str, str]:
+    async def _list(self, *, unsettled: bool) -> dict[str, str]:
         if self._mirrors:
-            found = await self._ws.store.list(resources.EXECUTION)
+            found = await self._ws.view(resources.EXECUTION, unsettled=unsettled)
         else:
-            found = await executions.outgoing(self._ws, self._link)
+            found = await executions.outgoing(self._ws, self._link, unsettled=unsettled)
         return {
             resources.uid(body): resources.name(body)
             for body in found

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workspace_link.core import labels, protocol, resources, runner_credentials, settings
+from workspace_link.core import labels, outbox, protocol, resources, runner_credentials, settings
 from workspace_link.engine import cache, executor
 from workspace_link.engine import store as stores
 
@@ -184,6 +184,17 @@ class Workspace:
             if origin.get("link") and origin.get("uid"):
                 self.held_acks.forget(str(origin["link"]), str(origin["uid"]))
 
+    async def view(
+        self, kind: str, *, labels: Mapping[str, str] | None = None, unsettled: bool = False
+    ) -> list[resources.Body]:
+        """``store.list`` for a reader that neither changes nor keeps what it reads: no copies
+        when the store is the engine's cache (``cache.CachedStore.view``). ``unsettled``: only
+        the executions a link may still have to send about (``outbox.settled`` refuses them)."""
+        if isinstance(self.store, cache.CachedStore):
+            return await self.store.view(kind, labels=labels, unsettled=unsettled)
+        found = await self.store.list(kind, labels=labels)
+        return [body for body in found if not (unsettled and _settled(kind, body))]
+
     def caches(self, kind: str, name: str) -> bool:
         """Whether the store's cache holds (or is reading) this object: its events must come."""
         return isinstance(self.store, cache.CachedStore) and self.store.caches(kind, name)
@@ -198,7 +209,12 @@ def cached(backing: stores.Store) -> cache.CachedStore:
         kinds=frozenset({resources.EXECUTION, resources.SYNC_CONFIG, resources.FLOW, resources.SECRET}),
         listable=frozenset({resources.EXECUTION, resources.SYNC_CONFIG, resources.FLOW}),
         keep=_cacheable,
+        settled=_settled,
     )
+
+
+def _settled(kind: str, body: resources.Body) -> bool:
+    return kind == resources.EXECUTION and outbox.settled(body)
 
 
 def _cacheable(kind: str, body: resources.Body) -> bool:

@@ -130,6 +130,37 @@ async def test_lists_are_served_from_the_cache_after_one_list_and_a_resync_drops
     assert counting.lists == 2
 
 
+async def test_a_view_reads_the_cached_bodies_and_only_the_unsettled_when_asked() -> None:
+    inner, counting, cached = _stores()
+    sent = {"remoteWorkspace": "to-b", "flow": "f"}
+    link = {"name": "to-b", "localVersion": 1, "acknowledgedVersion": 1}
+    live = await inner.create(EXECUTION, {"metadata": {"name": "live"}, "spec": sent})
+    live = await inner.replace_status(EXECUTION, {**live, "status": {"phase": "Running", "link": link}})
+    done = await inner.create(EXECUTION, {"metadata": {"name": "done"}, "spec": sent})
+    done = await inner.replace_status(EXECUTION, {**done, "status": {"phase": "Succeeded", "link": link}})
+
+    names = [resources.name(b) for b in await cached.view(EXECUTION, unsettled=True)]
+    assert names == ["live"], "an ended, acknowledged execution is settled"
+    viewed = await cached.view(EXECUTION)
+    assert [resources.name(b) for b in viewed] == ["done", "live"]
+    assert (await cached.view(EXECUTION))[1] is viewed[1], "a view copies nothing"
+    assert (await cached.list(EXECUTION))[1] is not viewed[1], "a list still copies"
+
+    # The watch moves an execution in and out of the unsettled ones.
+    ended = await inner.replace_status(EXECUTION, {**live, "status": {"phase": "Failed", "link": link}})
+    cached.observe("MODIFIED", EXECUTION, ended)
+    assert await cached.view(EXECUTION, unsettled=True) == []
+    cancel_owed = {**link, "localVersion": 2}
+    reopened = await inner.replace_status(
+        EXECUTION, {**ended, "status": {"phase": "Failed", "link": cancel_owed}}
+    )
+    cached.observe("MODIFIED", EXECUTION, reopened)
+    assert [resources.name(b) for b in await cached.view(EXECUTION, unsettled=True)] == ["live"]
+    cached.observe("DELETED", EXECUTION, reopened)
+    assert await cached.view(EXECUTION, unsettled=True) == []
+    assert counting.lists == 1
+
+
 async def test_runner_secrets_are_never_cached() -> None:
     _, counting, cached = _stores()
     secret = {

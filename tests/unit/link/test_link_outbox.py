@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from workspace_link.core import labels, outbox, protocol, resources
 
 
@@ -145,3 +148,74 @@ def test_an_ack_held_in_memory_keeps_a_live_status_from_going_out_again() -> Non
     assert [m.id for m in select({})] == ["status:origin-1:2"]
     assert select({"origin-1": 2}) == []
     assert [m.id for m in select({"origin-1": 1, "other": 9})] == ["status:origin-1:2"]
+
+
+# -- settled: what the outbox may skip without looking --------------------------------------
+
+_versions = st.integers(min_value=0, max_value=4)
+_phases = st.sampled_from([resources.PENDING, resources.RUNNING, *sorted(resources.TERMINAL)])
+
+
+@st.composite
+def _any_execution(draw: st.DrawFn) -> resources.Body:
+    """An execution as either side of a link may hold it: sent, received, mirrored or local."""
+    spec: dict[str, Any] = {"flow": "hello", "inputs": {}}
+    status: dict[str, Any] = {"phase": draw(_phases), "version": draw(_versions)}
+    kind = draw(st.sampled_from(["sent", "sent-unacked-yet", "received", "mirror", "local"]))
+    body_labels: dict[str, str] = {}
+    if kind.startswith("sent"):
+        spec["remoteWorkspace"] = draw(st.sampled_from(["to-b", "to-c"]))
+        if kind == "sent":
+            status["link"] = {
+                "name": spec["remoteWorkspace"],
+                "localVersion": draw(st.integers(min_value=1, max_value=2)),
+                "acknowledgedVersion": draw(_versions),
+                "remoteVersion": draw(_versions),
+            }
+    elif kind == "received":
+        link = draw(st.sampled_from(["to-b", "to-c"]))
+        body_labels[labels.ORIGIN_LINK] = link
+        if draw(st.booleans()):
+            status["origin"] = {"link": link, "uid": "peer-uid", "acknowledgedVersion": draw(_versions)}
+    elif kind == "mirror":
+        spec = {"mirror": True}
+        status["origin"] = {"link": "to-b", "uid": "peer-uid"}
+    elif draw(st.booleans()):
+        status["mirrors"] = {"to-b": draw(_versions)}
+    return execution("e", spec=spec, status=status, labels=body_labels)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    body=_any_execution(),
+    role=st.sampled_from(["Controlling", "Controlled"]),
+    link=st.sampled_from(["to-b", "to-c"]),
+    held=st.dictionaries(st.just("peer-uid"), _versions),
+)
+def test_a_settled_execution_has_nothing_to_send_on_any_link_but_a_mirror(
+    body: resources.Body, role: str, link: str, held: dict[str, int]
+) -> None:
+    if not outbox.settled(body):
+        return
+    sent = outbox.select(
+        link=link, role=role, send_all=False, executions=[body], flows=FLOWS, limit=10, held=held
+    )
+    assert sent == []
+
+
+def test_what_is_settled_and_what_is_not() -> None:
+    acked = {"name": "to-b", "localVersion": 1, "acknowledgedVersion": 1, "remoteVersion": 3}
+    done = {"phase": resources.SUCCEEDED, "version": 3}
+    sent = {"remoteWorkspace": "to-b", "flow": "hello"}
+    assert outbox.settled(execution("ended-acked", spec=sent, status={**done, "link": acked}))
+    assert not outbox.settled(
+        execution("running", spec=sent, status={**done, "phase": "Running", "link": acked})
+    )
+    cancelled_unsent = {**acked, "localVersion": 2}
+    assert not outbox.settled(execution("cancel-owed", spec=sent, status={**done, "link": cancelled_unsent}))
+    assert not outbox.settled(execution("never-sent", spec=sent, status=done))
+    final_unacked = {**done, "origin": {"link": "to-b", "uid": "u", "acknowledgedVersion": 2}}
+    assert not outbox.settled(execution("final-owed", status=final_unacked))
+    final_acked = {**done, "origin": {"link": "to-b", "uid": "u", "acknowledgedVersion": 3}}
+    assert outbox.settled(execution("final-acked", status=final_acked))
+    assert outbox.settled(execution("mirror", spec={"mirror": True}, status={"phase": "Running"}))
