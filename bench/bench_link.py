@@ -152,6 +152,37 @@ async def throughput(sizes: bench_common.Sizes) -> tuple[int, float]:
         await pair.stop()
 
 
+async def history(sizes: bench_common.Sizes) -> tuple[int, list[float]]:
+    """(N, dispatch latencies) once N remote executions have ended over the link: every exchange
+    reads the executions of its link, so what has ended must cost nothing (``outbox.settled``)."""
+    pair = bench_common.Pair(sizes, finish=True)
+    await pair.start()
+    in_a = _Arrivals(pair.a.store, _succeeded)
+    in_b = _Arrivals(pair.b.store, _received_origin)
+    try:
+        await bench_common.warm_up(pair)
+        await in_a.wait_for("warm-up")
+        count = sizes.mirror_executions
+        for i in range(count):
+            await pair.remote(f"past-{i}")
+        for i in range(count):
+            await in_a.wait_for(f"past-{i}", seconds=1200.0)
+        await _quiet(pair, f"past-{count - 1}" if count else "warm-up")
+        dispatch = []
+        for i in range(sizes.latency_samples):
+            name = f"after-{i}"
+            started = time.perf_counter()
+            body = await pair.remote(name)
+            dispatch.append(await in_b.wait_for(resources.uid(body)) - started)
+            await in_a.wait_for(name)
+            await _quiet(pair, name)
+        return count, dispatch
+    finally:
+        await in_a.close()
+        await in_b.close()
+        await pair.stop()
+
+
 async def mirror(sizes: bench_common.Sizes) -> tuple[int, float]:
     """(executions, seconds from the SyncConfigs' creation until B holds them all as mirrors)."""
     count = sizes.mirror_executions

@@ -99,6 +99,18 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
 
+    count, after = asyncio.run(bench_link.history(sizes))
+    m, idle = bench_common.median(after), bench_common.median(lat.dispatch)
+    rows.append(
+        Row(
+            f"dispatch latency after {count:,} ended executions",
+            f"{bench_common.ms(m)} (p90 {bench_common.ms(bench_common.p90(after))})",
+            f"{bench_common.ms(idle)} (dispatch above)",
+            _ratio(m, idle),
+            f"{count:,} executions sent, ended and acknowledged over the link first; median of {len(after)}",
+        )
+    )
+
     count, seconds = asyncio.run(bench_link.throughput(sizes))
     rate, floor_rate = count / seconds, 1 / f
     rows.append(
