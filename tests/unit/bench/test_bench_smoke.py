@@ -26,6 +26,7 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
     assert measures == [
         "dispatch latency",
         "status round trip",
+        "dispatch latency after 20 ended executions",
         "executions per second, one link",
         "mirror 20 past executions",
         "memory, 3 idle links",
