@@ -197,7 +197,10 @@ class _Session:
                 result = await self.exchange(hold=0.0, send_messages=True, outbox=outbox)
                 if result is None or result.progressed:
                     continue
-            await _wait(self.ws, self.stopped, since=since)
+            # Only the change: ``run`` cancels this loop once stopped or ended. One future, not
+            # ``_wait``'s tasks, so a change wakes it in one step of the event loop: the start
+            # leaves before the work the event's handler does next.
+            await self.ws.changes.wait(since, IDLE_RECHECK)
 
     async def poller_loop(self) -> None:
         # The first poll (and the first after a failure) is answered at once, so a new or

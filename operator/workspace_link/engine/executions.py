@@ -133,19 +133,14 @@ async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> No
     link_name = str(resources.spec(body)["remoteWorkspace"])
     if resources.labels(body).get(labels.REMOTE_LINK) != labels.value(link_name):
         # The link finds what it has to send by this label: a label query, never a scan. Until
-        # the label is written, ``outgoing`` adds it by name, so the start goes out meanwhile.
-        name = resources.name(body)
-        ws.unlabelled.add(link_name, name)
-        ws.changes.notify()
-        try:
-            body = await ws.store.patch(
-                resources.EXECUTION,
-                name,
-                {"metadata": {"labels": {labels.REMOTE_LINK: labels.value(link_name)}}},
-                resource_version=body["metadata"].get("resourceVersion"),
-            )
-        finally:
-            ws.unlabelled.discard(link_name, name)
+        # the label is written, ``outgoing`` adds it by name (``workspace.Unlabelled``, kept from
+        # the events), so the start goes out meanwhile.
+        body = await ws.store.patch(
+            resources.EXECUTION,
+            resources.name(body),
+            {"metadata": {"labels": {labels.REMOTE_LINK: labels.value(link_name)}}},
+            resource_version=body["metadata"].get("resourceVersion"),
+        )
     # No status.link is written here: until the first ack writes it, ``resources.link_status``
     # reads the state before the start, so the link sends without waiting for a write.
     if resources.spec(body).get("cancel"):

@@ -92,29 +92,34 @@ class HeldAcks:
 
 
 class Unlabelled:
-    """Executions to send whose link label (``labels.REMOTE_LINK``) is being written, by link.
+    """Executions to send whose link label (``labels.REMOTE_LINK``) is not written yet, by name.
 
     The link finds what it sends by that label. An execution created without it (as
     ``kubectl`` creates one) is sent while its label is written, not after the write: the PATCH
-    is off the dispatch path. Memory only: after a restart, the reconcile of an execution still
-    unlabelled adds it again.
+    is off the dispatch path. Kept by ``Workspace.observe`` from the store's events, so the
+    event that shows a new execution already puts it here, and a restart's listing again.
     """
 
     def __init__(self) -> None:
-        self._names: dict[str, set[str]] = {}
+        self._links: dict[str, str] = {}
 
     def of(self, link: str) -> frozenset[str]:
-        return frozenset(self._names.get(link, ()))
+        return frozenset(name for name, sent_over in self._links.items() if sent_over == link)
 
-    def add(self, link: str, name: str) -> None:
-        self._names.setdefault(link, set()).add(name)
-
-    def discard(self, link: str, name: str) -> None:
-        names = self._names.get(link)
-        if names is not None:
-            names.discard(name)
-            if not names:
-                del self._names[link]
+    def observe(self, type: str | None, body: resources.Body) -> None:
+        name = resources.name(body)
+        spec = resources.spec(body)
+        link = spec.get("remoteWorkspace")
+        if (
+            type != "DELETED"
+            and isinstance(link, str)
+            and link
+            and not spec.get("mirror")
+            and resources.labels(body).get(labels.REMOTE_LINK) != labels.value(link)
+        ):
+            self._links[name] = link
+        else:
+            self._links.pop(name, None)
 
 
 class LinkReporter(Protocol):
@@ -156,7 +161,7 @@ class Workspace:
     applying: dict[str, asyncio.Lock] = field(default_factory=dict, repr=False)
     #: The peer's acks of live statuses, memory only (``HeldAcks``).
     held_acks: HeldAcks = field(default_factory=HeldAcks, repr=False)
-    #: Executions being sent while their link label is written (``Unlabelled``).
+    #: Executions sent while their link label is not written yet (``Unlabelled``).
     unlabelled: Unlabelled = field(default_factory=Unlabelled, repr=False)
     #: Digests of the runner tokens of live executions (``runner_credentials.Tokens``).
     runner_tokens: runner_credentials.Tokens = field(default_factory=runner_credentials.Tokens, repr=False)
@@ -176,6 +181,8 @@ class Workspace:
             # A runner Secret (one per execution) is no link's config: the operator's watch
             # leaves them out, the embedded pump delivers them.
             self.config_changes.notify()
+        if kind == resources.EXECUTION:
+            self.unlabelled.observe(type, body)
         if kind == resources.EXECUTION and (type == "DELETED" or resources.is_terminal(body)):
             # Its token is refused from now on (runner_api): nothing left to check it against.
             self.runner_tokens.forget(resources.name(body))

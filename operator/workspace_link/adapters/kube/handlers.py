@@ -358,6 +358,9 @@ async def execution_event(
     # the cache learns it first, so whoever wakes reads what the event said.
     runtime.ws.observe(type, resources.EXECUTION, raw)
     runtime.ws.changes.notify()
+    # Let a dialer woken by it sign and send before this handler's own writes go out: a start
+    # leaves ahead of its label PATCH, not behind the work of building it.
+    await asyncio.sleep(0)
     if type == "DELETED":
         _cancel_retry(runtime, body.metadata.name)
         if body.spec.get("mirror"):
