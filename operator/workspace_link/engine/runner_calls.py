@@ -92,7 +92,8 @@ def _inputs_checked(inputs: Mapping[str, Any] | None) -> dict[str, Any]:
 
 async def _check_children_bound(ws: workspace.Workspace, parent: str, name: str) -> None:
     limit = ws.settings.max_children_per_execution
-    children = await ws.store.list(resources.EXECUTION, labels={labels.PARENT: labels.value(parent)})
+    # Only counted and named: read from the cache without copies (``Workspace.view``).
+    children = await ws.view(resources.EXECUTION, labels={labels.PARENT: labels.value(parent)})
     if len(children) >= limit and name not in {resources.name(child) for child in children}:
         raise errors.SpecError(
             f"execution {parent!r} has started {len(children)} children, the limit of {limit} children"
