@@ -13,8 +13,8 @@ Runner Jobs are created and never run (no Job controller); B's runner is played 
 
 - dispatch: the Execution is asked for in A -> B's POST of its execution applied by the
   emulator; one at a time, both operators quiet before each. Twice: created as ``kubectl``
-  creates it (from the harness's POST sent; A labels it for its link first), and as a flow's
-  child (from the ``POST /v1/children`` sent to A's runner API by a parent running in A, as
+  creates it (from the harness's POST sent; A sends it while it writes its link label), and
+  as a flow's child (from the ``POST /v1/children`` sent to A's runner API by a parent running in A, as
   ``this.flow(..., remote_workspace_name=...)`` sends it: A creates the child labelled, wakes
   its dialer at once, and writes nothing else before the start is sent).
 - status round trip: B's status write with Succeeded applied -> A's status write with
@@ -230,7 +230,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             floors,
             _ratios(med(result.dispatch), req_floor, ex_floor, injected),
             f"created in A -> created in B; median of {n}, operators quiet before each;"
-            " A labels it for its link before sending",
+            " A sends it while it writes its link label",
         ),
         (
             "dispatch latency, a flow's child",
