@@ -149,7 +149,7 @@ async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> No
 
 async def outgoing(ws: workspace.Workspace, link: str, *, unsettled: bool = False) -> list[resources.Body]:
     """The executions sent over ``link``: those labelled for it (a label query), and those
-    whose label is being written (``workspace.Unlabelled``). To read, not to change or keep
+    whose label is not written yet (``workspace.Unlabelled``). To read, not to change or keep
     (``Workspace.view``); ``unsettled``: only those with something left to send."""
     found = await ws.view(
         resources.EXECUTION, labels={labels.REMOTE_LINK: labels.value(link)}, unsettled=unsettled
