@@ -126,7 +126,6 @@ def _status(body: resources.Body, origin_uid: str, version: int) -> protocol.Sta
 def _controlling(
     body: resources.Body, *, link: str, send_all: bool, flows: Mapping[str, str]
 ) -> list[protocol.Payload]:
-    spec = resources.spec(body)
     status = resources.status(body)
     sent = resources.link_status(body)
     if sent.get("name") == link:
@@ -140,14 +139,8 @@ def _controlling(
         if local >= 2 and acked < 2:
             out.append(protocol.Cancel(origin_uid=resources.uid(body), version=2))
         return out
-    if not send_all or spec.get("mirror") or resources.origin(body):
-        return []
-    if resources.labels(body).get(labels.ORIGIN_LINK):
-        return []  # arrived over a link but its status is not written yet: not ours to mirror
-    version = _int(status.get("version"))
-    mirrored = _int(resources.mirrors(body).get(link))
-    if version > mirrored:
-        return [_mirror(body, version)]
+    if send_all and mirror_owed(body, link):
+        return [_mirror(body, _int(status.get("version")))]
     return []
 
 
@@ -170,12 +163,23 @@ def _size(payload: protocol.Payload) -> int:
     return bounds.json_size(asdict(payload)) + 64
 
 
+def mirror_owed(body: resources.Body, link: str) -> bool:
+    """True when ``body`` is one of this workspace's own executions (not sent over ``link``, not
+    received, not a mirror) whose status ``link`` has not mirrored yet (``sendAllExecutions``)."""
+    spec = resources.spec(body)
+    if resources.link_status(body).get("name") == link or spec.get("mirror") or resources.origin(body):
+        return False
+    if resources.labels(body).get(labels.ORIGIN_LINK):
+        return False  # arrived over a link but its status is not written yet: not ours to mirror
+    return _int(resources.status(body).get("version")) > _int(resources.mirrors(body).get(link))
+
+
 def settled(body: resources.Body) -> bool:
     """True when no link has anything left to send about ``body``, a mirror of it apart: it is a
     mirror itself, or it has ended and its start, its cancel and its final status were all
     acknowledged. The outbox of a link skips these (``read_outbox`` reads the executions of its
     link before every exchange, and thousands of them have ended). Mirrors are not covered:
-    ``sendAllExecutions`` reads every execution."""
+    ``mirror_owed`` says which a ``sendAllExecutions`` link still has to mirror."""
     if resources.spec(body).get("mirror"):
         return True
     if not resources.is_terminal(body):

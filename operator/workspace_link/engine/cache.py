@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import builtins
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Final, Literal
 
 from workspace_link.core import errors, resources
@@ -44,6 +44,9 @@ from workspace_link.engine import store
 RESYNC: Final = 300.0
 
 Keep = Callable[[str, resources.Body], bool]
+#: A test on a body; with a name, what ``CachedStore.view`` keeps an index of (``Where``).
+Test = Callable[[resources.Body], bool]
+Where = tuple[Hashable, Test]
 
 
 def _version(body: resources.Body) -> int | None:
@@ -65,10 +68,6 @@ def _always(_kind: str, _body: resources.Body) -> bool:
     return True
 
 
-def _never(_kind: str, _body: resources.Body) -> bool:
-    return False
-
-
 class CachedStore:
     """``store.Store`` over ``backing``, caching ``kinds`` (see the module doc)."""
 
@@ -79,7 +78,6 @@ class CachedStore:
         kinds: frozenset[str],
         listable: frozenset[str] = frozenset(),
         keep: Keep = _always,
-        settled: Keep = _never,
         resync: float = RESYNC,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,9 +89,11 @@ class CachedStore:
         self._resync = resync
         self._clock = clock
         self._objects: dict[str, dict[str, resources.Body]] = {kind: {} for kind in kinds}
-        #: The objects ``settled`` says are not settled, by kind and name (``view(unsettled=True)``).
-        self._settled = settled
-        self._unsettled: dict[str, dict[str, resources.Body]] = {kind: {} for kind in kinds}
+        #: kind -> the name of a ``view``'s test -> (the test, the objects it passes by name):
+        #: built by the first view that names it, kept as objects come and go.
+        self._indexes: dict[str, dict[Hashable, tuple[Test, dict[str, resources.Body]]]] = {
+            kind: {} for kind in kinds
+        }
         #: kind -> when it was last listed from the store.
         self._listed: dict[str, float] = {}
         #: Objects whose next read goes to the store (a write found the cache stale).
@@ -126,23 +126,27 @@ class CachedStore:
 
     def _evict(self, kind: str, name: str) -> None:
         self._touch((kind, name))
+        self._drop(kind, name)
+
+    def _drop(self, kind: str, name: str) -> None:
         self._objects[kind].pop(name, None)
-        self._unsettled[kind].pop(name, None)
+        for _test, passed in self._indexes[kind].values():
+            passed.pop(name, None)
 
     def _hold(self, kind: str, name: str, body: resources.Body) -> None:
         self._objects[kind][name] = body
-        if self._settled(kind, body):
-            self._unsettled[kind].pop(name, None)
-        else:
-            self._unsettled[kind][name] = body
+        for test, passed in self._indexes[kind].values():
+            if test(body):
+                passed[name] = body
+            else:
+                passed.pop(name, None)
 
     def _put(self, kind: str, body: resources.Body) -> None:
         """Cache ``body`` (owned by the cache from now on) unless it is older than what is held."""
         name = resources.name(body)
         self._touch((kind, name))
         if not self._keep(kind, body):
-            self._objects[kind].pop(name, None)
-            self._unsettled[kind].pop(name, None)
+            self._drop(kind, name)
             return
         held = self._objects[kind].get(name)
         if held is not None:
@@ -192,27 +196,37 @@ class CachedStore:
     async def list(self, kind: str, *, labels: Mapping[str, str] | None = None) -> list[resources.Body]:
         if kind not in self._listable:
             return await self.backing.list(kind, labels=labels)
-        return [resources.copy_body(body) for body in await self._held(kind, labels, unsettled=False)]
+        return [resources.copy_body(body) for body in await self._held(kind, labels, None)]
 
     async def view(
-        self, kind: str, *, labels: Mapping[str, str] | None = None, unsettled: bool = False
+        self, kind: str, *, labels: Mapping[str, str] | None = None, where: Where | None = None
     ) -> builtins.list[resources.Body]:
         """``list``, but the cached bodies themselves, not copies: for a reader that neither
         changes nor keeps them (the outbox's selection, before every exchange). The cache never
-        changes a body it holds, it replaces it, so what was read stays as read. ``unsettled``:
-        only those the ``settled`` test refuses, without looking at the others."""
+        changes a body it holds, it replaces it, so what was read stays as read.
+
+        ``where``: (a name, a test): only the bodies that pass the test. The cache keeps an index
+        of them under that name, built by the first view that names it and kept as events
+        arrive, so a view of a few among thousands looks at the few. One name, one test."""
         if kind not in self._listable:
             found = await self.backing.list(kind, labels=labels)
-            return [body for body in found if not (unsettled and self._settled(kind, body))]
-        return await self._held(kind, labels, unsettled=unsettled)
+            return found if where is None else [body for body in found if where[1](body)]
+        return await self._held(kind, labels, where)
 
     async def _held(
-        self, kind: str, labels: Mapping[str, str] | None, *, unsettled: bool
+        self, kind: str, labels: Mapping[str, str] | None, where: Where | None
     ) -> builtins.list[resources.Body]:
         listed = self._listed.get(kind)
         if listed is None or self._clock() - listed >= self._resync:
             await self._relist(kind)
-        held = self._unsettled[kind] if unsettled else self._objects[kind]
+        held = self._objects[kind]
+        if where is not None:
+            key, test = where
+            index = self._indexes[kind].get(key)
+            if index is None:
+                index = (test, {name: body for name, body in held.items() if test(body)})
+                self._indexes[kind][key] = index
+            held = index[1]
         return [body for _, body in sorted(held.items()) if _matches(body, labels)]
 
     async def _relist(self, kind: str) -> None:
@@ -235,10 +249,9 @@ class CachedStore:
                     fresh[name] = held[name]
                 else:
                     fresh.pop(name, None)
-        self._objects[kind] = {}
-        self._unsettled[kind] = {}
-        for name, body in fresh.items():
-            self._hold(kind, name, body)
+        self._objects[kind] = fresh
+        for key, (test, _passed) in self._indexes[kind].items():
+            self._indexes[kind][key] = (test, {name: body for name, body in fresh.items() if test(body)})
         self._listed[kind] = self._clock()
 
     # -- writes --------------------------------------------------------------------------

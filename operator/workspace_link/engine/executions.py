@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import Any, Final
 
-from workspace_link.core import errors, execution_state, labels, naming, resources
-from workspace_link.engine import runner_secret, updates, workspace
+from workspace_link.core import errors, execution_state, labels, naming, outbox, resources
+from workspace_link.engine import cache, runner_secret, updates, workspace
 
 logger = logging.getLogger(__name__)
 
@@ -147,12 +147,29 @@ async def _reconcile_remote(ws: workspace.Workspace, body: resources.Body) -> No
         await request_remote_cancel(ws, body)
 
 
+def _unsettled(body: resources.Body) -> bool:
+    return not outbox.settled(body)
+
+
+#: The executions a link may still have to send a start, cancel or status about: an index the
+#: cache keeps (``Workspace.view``), so the thousands that have ended cost an exchange nothing.
+UNSETTLED: Final[cache.Where] = ("unsettled", _unsettled)
+
+
+def mirror_owed(link: str) -> cache.Where:
+    """The executions whose status ``link`` has still to mirror (``outbox.mirror_owed``): an
+    index of the cache per ``sendAllExecutions`` link."""
+    return (("mirror-owed", link), lambda body: outbox.mirror_owed(body, link))
+
+
 async def outgoing(ws: workspace.Workspace, link: str, *, unsettled: bool = False) -> list[resources.Body]:
     """The executions sent over ``link``: those labelled for it (a label query), and those
     whose label is not written yet (``workspace.Unlabelled``). To read, not to change or keep
     (``Workspace.view``); ``unsettled``: only those with something left to send."""
     found = await ws.view(
-        resources.EXECUTION, labels={labels.REMOTE_LINK: labels.value(link)}, unsettled=unsettled
+        resources.EXECUTION,
+        labels={labels.REMOTE_LINK: labels.value(link)},
+        where=UNSETTLED if unsettled else None,
     )
     have = {resources.name(body) for body in found}
     for name in sorted(ws.unlabelled.of(link) - have):

@@ -302,8 +302,12 @@ class _Index:
             return None
 
     async def _list(self, *, unsettled: bool) -> dict[str, str]:
-        if self._mirrors:
-            found = await self._ws.view(resources.EXECUTION, unsettled=unsettled)
+        if self._mirrors and unsettled:
+            # A mirror's ack is about one this link still owes (until the ack is written).
+            found = await self._ws.view(resources.EXECUTION, where=executions.UNSETTLED)
+            found += await self._ws.view(resources.EXECUTION, where=executions.mirror_owed(self._link))
+        elif self._mirrors:
+            found = await self._ws.view(resources.EXECUTION)
         else:
             found = await executions.outgoing(self._ws, self._link, unsettled=unsettled)
         return {

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from workspace_link.core import labels, outbox, protocol, resources, runner_credentials, settings
+from workspace_link.core import labels, protocol, resources, runner_credentials, settings
 from workspace_link.engine import cache, executor
 from workspace_link.engine import store as stores
 
@@ -192,15 +192,15 @@ class Workspace:
                 self.held_acks.forget(str(origin["link"]), str(origin["uid"]))
 
     async def view(
-        self, kind: str, *, labels: Mapping[str, str] | None = None, unsettled: bool = False
+        self, kind: str, *, labels: Mapping[str, str] | None = None, where: cache.Where | None = None
     ) -> list[resources.Body]:
-        """``store.list`` for a reader that neither changes nor keeps what it reads: no copies
-        when the store is the engine's cache (``cache.CachedStore.view``). ``unsettled``: only
-        the executions a link may still have to send about (``outbox.settled`` refuses them)."""
+        """``store.list`` for a reader that neither changes nor keeps what it reads: no copies,
+        and ``where`` kept as an index, when the store is the engine's cache
+        (``cache.CachedStore.view``)."""
         if isinstance(self.store, cache.CachedStore):
-            return await self.store.view(kind, labels=labels, unsettled=unsettled)
+            return await self.store.view(kind, labels=labels, where=where)
         found = await self.store.list(kind, labels=labels)
-        return [body for body in found if not (unsettled and _settled(kind, body))]
+        return found if where is None else [body for body in found if where[1](body)]
 
     def caches(self, kind: str, name: str) -> bool:
         """Whether the store's cache holds (or is reading) this object: its events must come."""
@@ -216,12 +216,7 @@ def cached(backing: stores.Store) -> cache.CachedStore:
         kinds=frozenset({resources.EXECUTION, resources.SYNC_CONFIG, resources.FLOW, resources.SECRET}),
         listable=frozenset({resources.EXECUTION, resources.SYNC_CONFIG, resources.FLOW}),
         keep=_cacheable,
-        settled=_settled,
     )
-
-
-def _settled(kind: str, body: resources.Body) -> bool:
-    return kind == resources.EXECUTION and outbox.settled(body)
 
 
 def _cacheable(kind: str, body: resources.Body) -> bool:

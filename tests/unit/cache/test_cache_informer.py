@@ -15,7 +15,7 @@ import pytest
 
 from workspace_link.adapters.local import memstore
 from workspace_link.core import errors, resources
-from workspace_link.engine import cache, workspace
+from workspace_link.engine import cache, executions, workspace
 
 EXECUTION = resources.EXECUTION
 
@@ -130,7 +130,7 @@ async def test_lists_are_served_from_the_cache_after_one_list_and_a_resync_drops
     assert counting.lists == 2
 
 
-async def test_a_view_reads_the_cached_bodies_and_only_the_unsettled_when_asked() -> None:
+async def test_a_view_reads_the_cached_bodies_and_keeps_an_index_of_what_it_asks_for() -> None:
     inner, counting, cached = _stores()
     sent = {"remoteWorkspace": "to-b", "flow": "f"}
     link = {"name": "to-b", "localVersion": 1, "acknowledgedVersion": 1}
@@ -139,7 +139,7 @@ async def test_a_view_reads_the_cached_bodies_and_only_the_unsettled_when_asked(
     done = await inner.create(EXECUTION, {"metadata": {"name": "done"}, "spec": sent})
     done = await inner.replace_status(EXECUTION, {**done, "status": {"phase": "Succeeded", "link": link}})
 
-    names = [resources.name(b) for b in await cached.view(EXECUTION, unsettled=True)]
+    names = [resources.name(b) for b in await cached.view(EXECUTION, where=executions.UNSETTLED)]
     assert names == ["live"], "an ended, acknowledged execution is settled"
     viewed = await cached.view(EXECUTION)
     assert [resources.name(b) for b in viewed] == ["done", "live"]
@@ -149,15 +149,15 @@ async def test_a_view_reads_the_cached_bodies_and_only_the_unsettled_when_asked(
     # The watch moves an execution in and out of the unsettled ones.
     ended = await inner.replace_status(EXECUTION, {**live, "status": {"phase": "Failed", "link": link}})
     cached.observe("MODIFIED", EXECUTION, ended)
-    assert await cached.view(EXECUTION, unsettled=True) == []
+    assert await cached.view(EXECUTION, where=executions.UNSETTLED) == []
     cancel_owed = {**link, "localVersion": 2}
     reopened = await inner.replace_status(
         EXECUTION, {**ended, "status": {"phase": "Failed", "link": cancel_owed}}
     )
     cached.observe("MODIFIED", EXECUTION, reopened)
-    assert [resources.name(b) for b in await cached.view(EXECUTION, unsettled=True)] == ["live"]
+    assert [resources.name(b) for b in await cached.view(EXECUTION, where=executions.UNSETTLED)] == ["live"]
     cached.observe("DELETED", EXECUTION, reopened)
-    assert await cached.view(EXECUTION, unsettled=True) == []
+    assert await cached.view(EXECUTION, where=executions.UNSETTLED) == []
     assert counting.lists == 1
 
 
