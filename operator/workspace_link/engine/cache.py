@@ -26,6 +26,9 @@ The rules that keep it correct on a real API server, where a watch-fed cache can
   drops such ghosts.
 - **Never older**: an event or answer whose numeric ``resourceVersion`` is below the cached
   one is ignored (the API server's are etcd revisions; non-numeric ones always replace).
+- **Views** (``view``) hand out the cached bodies themselves, for readers that change and keep
+  nothing, and keep named indexes (``where``) up to date with every event and write, so the
+  outbox reads the few executions with something to send, not the thousands that have ended.
 - ``keep`` says which objects may be cached at all: the operator leaves out the runner
   Secrets, which its Secret watch does not deliver.
 """
