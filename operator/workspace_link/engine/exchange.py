@@ -19,7 +19,6 @@ again, which are then recognised as duplicates and acknowledged.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -59,12 +58,7 @@ async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -
     only reads them (``Workspace.view``: no copies), and only those with something left to
     send: not settled (``outbox.settled``), or, for ``sendAllExecutions``, not mirrored yet."""
     if config.send_all and config.role == resources.ROLE_CONTROLLING:
-        # Every execution may be mirrored: those with a start, cancel or status still to send,
-        # and those whose status this link has not mirrored yet.
-        found = await _both(
-            ws.view(resources.EXECUTION, where=executions.UNSETTLED),
-            ws.view(resources.EXECUTION, where=executions.mirror_owed(config.name)),
-        )
+        found = await executions.owed_by_send_all(ws, config.name)
     elif config.role == resources.ROLE_CONTROLLING:
         found = await executions.outgoing(ws, config.name, unsettled=True)
     else:
@@ -96,16 +90,6 @@ async def read_outbox(ws: workspace.Workspace, config: link_config.LinkConfig) -
         limit=min(ws.settings.exchange_batch, bounds.MAX_MESSAGES),
         held=ws.held_acks.of(config.name),
     )
-
-
-async def _both(
-    first: Awaitable[list[resources.Body]], second: Awaitable[list[resources.Body]]
-) -> list[resources.Body]:
-    """The bodies of both views, each once."""
-    found = {resources.name(body): body for body in await first}
-    for body in await second:
-        found.setdefault(resources.name(body), body)
-    return list(found.values())
 
 
 # -- listener --------------------------------------------------------------------------------

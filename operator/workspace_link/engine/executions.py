@@ -162,6 +162,16 @@ def mirror_owed(link: str) -> cache.Where:
     return (("mirror-owed", link), lambda body: outbox.mirror_owed(body, link))
 
 
+async def owed_by_send_all(ws: workspace.Workspace, link: str) -> list[resources.Body]:
+    """What a ``sendAllExecutions`` link may still send about, each once: the executions with a
+    start, cancel or status still to send (``UNSETTLED``), and those whose status it has not
+    mirrored yet (``mirror_owed``). To read, not to change or keep (``Workspace.view``)."""
+    found = {resources.name(body): body for body in await ws.view(resources.EXECUTION, where=UNSETTLED)}
+    for body in await ws.view(resources.EXECUTION, where=mirror_owed(link)):
+        found.setdefault(resources.name(body), body)
+    return list(found.values())
+
+
 async def outgoing(ws: workspace.Workspace, link: str, *, unsettled: bool = False) -> list[resources.Body]:
     """The executions sent over ``link``: those labelled for it (a label query), and those
     whose label is not written yet (``workspace.Unlabelled``). To read, not to change or keep

@@ -304,8 +304,7 @@ class _Index:
     async def _list(self, *, unsettled: bool) -> dict[str, str]:
         if self._mirrors and unsettled:
             # A mirror's ack is about one this link still owes (until the ack is written).
-            found = await self._ws.view(resources.EXECUTION, where=executions.UNSETTLED)
-            found += await self._ws.view(resources.EXECUTION, where=executions.mirror_owed(self._link))
+            found = await executions.owed_by_send_all(self._ws, self._link)
         elif self._mirrors:
             found = await self._ws.view(resources.EXECUTION)
         else:
