@@ -102,6 +102,13 @@ async def _quiet(pair: bench_common.Pair, name: str) -> None:
     await asyncio.sleep(0.05)
 
 
+async def _dispatch(pair: bench_common.Pair, in_b: _Arrivals, name: str) -> float:
+    """Seconds from creating ``name`` in A until B's watch shows the execution it created."""
+    started = time.perf_counter()
+    body = await pair.remote(name)
+    return await in_b.wait_for(resources.uid(body)) - started
+
+
 async def latencies(sizes: bench_common.Sizes) -> Latencies:
     pair = bench_common.Pair(sizes, finish=False)
     await pair.start()
@@ -112,10 +119,7 @@ async def latencies(sizes: bench_common.Sizes) -> Latencies:
         dispatch, status = [], []
         for i in range(sizes.latency_samples):
             name = f"lat-{i}"
-            started = time.perf_counter()
-            body = await pair.remote(name)
-            arrived = await in_b.wait_for(resources.uid(body))
-            dispatch.append(arrived - started)
+            dispatch.append(await _dispatch(pair, in_b, name))
             await _quiet(pair, name)
 
             remote = (resources.status(await pair.a.store.get(resources.EXECUTION, name))["link"])[
@@ -171,9 +175,7 @@ async def history(sizes: bench_common.Sizes) -> tuple[int, list[float]]:
         dispatch = []
         for i in range(sizes.latency_samples):
             name = f"after-{i}"
-            started = time.perf_counter()
-            body = await pair.remote(name)
-            dispatch.append(await in_b.wait_for(resources.uid(body)) - started)
+            dispatch.append(await _dispatch(pair, in_b, name))
             await in_a.wait_for(name)
             await _quiet(pair, name)
         return count, dispatch
