@@ -1,9 +1,9 @@
 """The floor every figure is compared with: one signed HTTPS round trip plus one store write.
 
 Nothing of the link's own logic is in it, only what any exchange must pay: the dialer signs a
-request (RFC 9421, rsa-pss-sha512, ``signatures.sign_request`` through ``peer_client.SigningAuth``),
-POSTs it over TLS on 127.0.0.1 (httpx client verifying the throwaway CA, aiohttp server, one
-kept-alive connection, as the link uses them), the server verifies it with a replay cache,
+request (RFC 9421, rsa-pss-sha512, ``peer_client.signed_headers``), POSTs it over TLS on
+127.0.0.1 (``peer_client.session``, the aiohttp client verifying the throwaway CA, an aiohttp
+server, one kept-alive connection, as the link uses them), the server verifies it with a replay cache,
 writes one Execution (``MemStore.create``), signs its answer bound to the request, and the
 client verifies the answer. Client and server share one event loop, as both embedded
 workspaces do in the link benchmarks, so the comparison is like for like.
@@ -18,7 +18,7 @@ import json
 import time
 
 import bench_common
-import httpx
+import yarl
 from aiohttp import web
 
 from workspace_link.adapters.http import peer_client
@@ -107,35 +107,33 @@ class Server:
 
 
 class Client:
-    """One signing httpx client, as ``peer_client.PeerClient`` builds it."""
+    """One signing client, as ``peer_client.PeerClient`` builds and signs."""
 
     def __init__(self, material: bench_common.Material, url: str) -> None:
-        self.url = url
+        self.url = yarl.URL(url, encoded=True)
         self._verifier = signatures.Verifier(
             keys=signatures.KeyRing.for_link("floor", [material.b_key.public_key()]),
             link="floor",
             replay=replay.ReplayCache(),
         )
-        self._client = httpx.AsyncClient(
-            verify=material.client_context(),
-            auth=peer_client.SigningAuth(signatures.Signer(material.a_key)),
-        )
+        self._signer = signatures.Signer(material.a_key)
+        self._session = peer_client.session(material.client_context())
 
     async def round_trip(self, payload: bytes) -> None:
-        response = await self._client.post(
-            self.url, content=payload, headers={"Content-Type": "application/json"}
-        )
-        response.raise_for_status()
-        signatures.verify_response(
-            self._verifier,
-            status=response.status_code,
-            headers=dict(response.headers),
-            body=response.content,
-            request_headers=dict(response.request.headers),
-        )
+        sent = peer_client.signed_headers(self._signer, self.url, payload)
+        async with self._session.post(self.url, data=payload, headers=sent) as response:
+            response.raise_for_status()
+            body = await response.read()
+            signatures.verify_response(
+                self._verifier,
+                status=response.status,
+                headers=response.headers,
+                body=body,
+                request_headers=sent,
+            )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
 
 
 #: About the size of a start message (a short script and inputs).

@@ -7,9 +7,9 @@ Measured in fresh child processes, so nothing the benchmark itself allocated is 
   operator does), each link loop connected to its own listening SyncConfig in B and idle: a
   long-poll held, nothing to send. B runs in the parent process; it caps holds at 2 s so every
   link completes its first exchange quickly (Connected) -- the idle state is the same.
-- ``floor``: N httpx clients, each with its own TLS context trusting the CA and its own parsed
-  private key, each having made one signed round trip to the floor server and holding the
-  kept-alive connection: what any link must hold at the least.
+- ``floor``: N aiohttp sessions (``peer_client.session``), each with its own TLS context
+  trusting the CA and its own parsed private key, each having made one signed round trip to
+  the floor server and holding the kept-alive connection: what any link must hold at the least.
 
 Both report the growth of the resident set (VmRSS; includes OpenSSL's C allocations) and of
 the Python heap (tracemalloc) between a baseline taken after imports and the idle state.
@@ -32,7 +32,7 @@ from typing import Any
 
 import bench_common
 import bench_floor
-import httpx
+import yarl
 
 from workspace_link.adapters.http import peer_client
 from workspace_link.adapters.local import embedded
@@ -125,19 +125,17 @@ async def _floor_child(setup: dict[str, Any]) -> dict[str, Any]:
     clients = []
     for _ in range(count):
         key = keys.load_private_key(private_pem, source="bench")
-        client = httpx.AsyncClient(
-            verify=ssl.create_default_context(cadata=ca_pem),
-            auth=peer_client.SigningAuth(signatures.Signer(key)),
-        )
-        response = await client.post(
-            setup["floor_url"], content=bench_floor.PAYLOAD, headers={"Content-Type": "application/json"}
-        )
-        response.raise_for_status()
+        client = peer_client.session(ssl.create_default_context(cadata=ca_pem))
+        url = yarl.URL(setup["floor_url"], encoded=True)
+        sent = peer_client.signed_headers(signatures.Signer(key), url, bench_floor.PAYLOAD)
+        async with client.post(url, data=bench_floor.PAYLOAD, headers=sent) as response:
+            response.raise_for_status()
+            await response.read()
         clients.append(client)
     await asyncio.sleep(float(setup["settle"]))
     report = _report(before, count)
     for client in clients:
-        await client.aclose()
+        await client.close()
     return report
 
 

@@ -1,10 +1,10 @@
 """The operator's log: quiet by default, as text or as one JSON object per line.
 
 Why it exists: kopf says "Handler 'secret_event' succeeded" for every event of every object and
-httpx says "HTTP Request: POST ..." for every exchange, so a busy workspace wrote thousands of
-lines a minute that an admin cannot act on. At the default level (INFO) the log says what
+aiohttp's access log has a line for every request served, so a busy workspace wrote thousands
+of lines a minute that an admin cannot act on. At the default level (INFO) the log says what
 changed (a Job created, a run ended), what failed, and what an admin must do; the per-event
-and per-request chatter of kopf, httpx and aiohttp is heard only at DEBUG.
+and per-request chatter of kopf and aiohttp is heard only at DEBUG.
 
 Each line names the object it concerns when one is known: kopf's per-object logger carries it
 (``k8s_ref``), and the kopf handlers set it with ``concerning`` for everything logged while
@@ -34,11 +34,10 @@ CHATTY: Final = (
     "kopf.objects",  # "Handler 'x' succeeded.", "Creation is processed: ..." per event
     "kopf.activities",  # "Activity 'login' succeeded."
     "kopf._core.engines.activities",  # every (re-)authentication round
-    "httpx",  # one line per HTTP request: every exchange, every long-poll
     "aiohttp.access",  # one line per request served: probes, runners, peers
 )
 #: Connection internals, noisy even for debugging this operator: warnings only.
-NOISY: Final = ("httpcore", "hpack", "urllib3")
+NOISY: Final = ("urllib3",)
 
 Ref = dict[str, str]
 _concerning: contextvars.ContextVar[Ref | None] = contextvars.ContextVar("wl_log_object", default=None)

@@ -621,8 +621,6 @@ def main(args: argparse.Namespace) -> int:
     )
     # Expected shutdown noise (a held long-poll cut by the stop) is not worth a line.
     logging.getLogger("aiohttp").setLevel(logging.ERROR)
-    # httpx logs every request at INFO; --verbose shows the exchanges in the link's own words.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     out = sys.stdout
     try:
         return asyncio.run(_main(out=out, keep_running=keep_running, verbose=verbose, seconds=timeout))

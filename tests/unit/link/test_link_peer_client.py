@@ -1,35 +1,31 @@
-"""The peer client over httpx.MockTransport: requests are signed, answers verified, errors translated."""
+"""The peer client against a listener on 127.0.0.1 over real TLS (trustme): requests are
+signed as they leave, answers verified and bound to the request, errors translated."""
 
 from __future__ import annotations
 
+import socket
+import ssl
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 import pytest
+import trustme
+from aiohttp import web
 
 from workspace_link.adapters.http import peer_client
 from workspace_link.core import errors, keys, link_config, protocol, replay, settings, signatures, wire
 
-URL = "https://peer.example/api/latest/sync_config/link-to-a/sync"
+PATH = "/api/latest/sync_config/link-to-a/sync"
 
 
 @pytest.fixture(scope="module")
-def pair() -> dict[str, Any]:
-    ours, theirs = keys.generate_private_key(2048), keys.generate_private_key(2048)
-    config = link_config.parse(
-        {
-            "metadata": {"name": "link-to-b"},
-            "spec": {
-                "remoteUrl": URL,
-                "ownPrivateKey": {"secretName": "own"},
-                "remotePublicKey": {"secretName": "peer"},
-            },
-        }
-    )
-    link_keys = link_config.LinkKeys(
-        ours, keys.key_id(ours.public_key()), {keys.key_id(theirs.public_key()): theirs.public_key()}, None
-    )
-    return {"ours": ours, "theirs": theirs, "config": config, "keys": link_keys}
+def tls() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[Any, Any]:
+    return keys.generate_private_key(2048), keys.generate_private_key(2048)
 
 
 def envelope(key: Any, role: str = "Controlled") -> protocol.Envelope:
@@ -37,79 +33,159 @@ def envelope(key: Any, role: str = "Controlled") -> protocol.Envelope:
     return protocol.Envelope(sender=sender)
 
 
-def listener(pair: dict[str, Any], *, tamper: bool = False, status: int = 200, error: bytes = b"") -> Any:
-    verifier = signatures.Verifier(
-        keys=signatures.KeyRing.for_link("peer", [pair["ours"].public_key()]),
-        link="peer",
-        # Signed in the second the cache was made would read as "before it": not the point here.
-        replay=replay.ReplayCache(since=0),
-    )
-    seen: list[protocol.Envelope] = []
+class Listener:
+    """A listener stand-in: verifies each request as the real one does and answers as told."""
 
-    def handle(request: httpx.Request) -> httpx.Response:
-        signatures.verify_request(
-            verifier,
-            method=request.method,
-            path=request.url.raw_path.decode(),
-            headers=dict(request.headers),
-            body=request.content,
+    def __init__(self, ours: Any, theirs: Any) -> None:
+        self.ours, self.theirs = ours, theirs
+        self.verifier = signatures.Verifier(
+            keys=signatures.KeyRing.for_link("peer", [ours.public_key()]),
+            link="peer",
+            # Signed in the second the cache was made would read as "before it": not the point here.
+            replay=replay.ReplayCache(since=0),
         )
-        seen.append(wire.decode(request.content))
-        if status != 200:
-            return httpx.Response(status, content=error, headers={"Content-Type": "application/json"})
-        body = wire.encode(envelope(pair["theirs"]))
-        signer = signatures.Signer(pair["theirs"])
-        headers = {"Content-Type": protocol.CONTENT_TYPE}
-        headers.update(
+        self.seen: list[protocol.Envelope] = []
+        self.raw_headers: list[dict[str, str]] = []
+        #: What to answer: (status, body to send instead of a signed envelope, tamper).
+        self.answer: Callable[[], tuple[int, bytes | None, bool]] = lambda: (200, None, False)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = dict(request.headers)
+        self.raw_headers.append(headers)
+        signatures.verify_request(
+            self.verifier, method=request.method, path=request.raw_path, headers=headers, body=body
+        )
+        self.seen.append(wire.decode(body))
+        status, error, tamper = self.answer()
+        if status != 200 or error is not None:
+            return web.Response(status=status, body=error or b"", content_type="application/json")
+        answer = wire.encode(envelope(self.theirs))
+        out = {"Content-Type": protocol.CONTENT_TYPE}
+        out.update(
             signatures.sign_response(
-                signer, status=200, headers=headers, body=body, request_headers=dict(request.headers)
+                signatures.Signer(self.theirs), status=200, headers=out, body=answer, request_headers=headers
             )
         )
-        return httpx.Response(200, content=body.replace(b"ws", b"wz") if tamper else body, headers=headers)
-
-    handle.seen = seen  # type: ignore[attr-defined]
-    return handle
+        return web.Response(status=200, body=answer.replace(b"ws", b"wz") if tamper else answer, headers=out)
 
 
-def client(pair: dict[str, Any], handler: Any) -> Any:
-    return peer_client.PeerClient(
-        config=pair["config"],
-        keys=pair["keys"],
-        settings=settings.Settings(),
-        transport=httpx.MockTransport(handler),
+@pytest.fixture
+async def served(tls: trustme.CA, key_pair: tuple[Any, Any]) -> AsyncIterator[tuple[Listener, int]]:
+    listener = Listener(*key_pair)
+    app = web.Application()
+    app.router.add_post(PATH, listener.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.issue_cert("127.0.0.1").configure_cert(context)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield listener, port
+    finally:
+        await runner.cleanup()
+
+
+def client(
+    key_pair: tuple[Any, Any], port: int, *, ca: trustme.CA | None, max_body: int | None = None
+) -> peer_client.PeerClient:
+    ours, theirs = key_pair
+    config = link_config.parse(
+        {
+            "metadata": {"name": "link-to-b"},
+            "spec": {
+                "remoteUrl": f"https://127.0.0.1:{port}{PATH}",
+                "ownPrivateKey": {"secretName": "own"},
+                "remotePublicKey": {"secretName": "peer"},
+            },
+        }
     )
+    link_keys = link_config.LinkKeys(
+        ours,
+        keys.key_id(ours.public_key()),
+        {keys.key_id(theirs.public_key()): theirs.public_key()},
+        ca.cert_pem.bytes() if ca is not None else None,
+    )
+    wl_settings = settings.Settings() if max_body is None else settings.Settings(max_body_bytes=max_body)
+    return peer_client.PeerClient(config=config, keys=link_keys, settings=wl_settings)
 
 
-async def test_a_signed_request_gets_a_verified_answer(pair: dict[str, Any]) -> None:
-    handler = listener(pair)
-    answer = await client(pair, handler).exchange(envelope(pair["ours"], "Controlling"), max_seconds=5)
-    assert answer.sender.config == "peer"
-    assert handler.seen[0].sender.role == "Controlling"
+async def exchange(peer: peer_client.PeerClient, key: Any, role: str = "Controlled") -> protocol.Envelope:
+    try:
+        return await peer.exchange(envelope(key, role), max_seconds=5)
+    finally:
+        await peer.aclose()
 
 
-async def test_a_tampered_answer_is_not_trusted(pair: dict[str, Any]) -> None:
+async def test_a_signed_request_gets_a_verified_answer(
+    served: tuple[Listener, int], key_pair: tuple[Any, Any], tls: trustme.CA
+) -> None:
+    listener, port = served
+    peer = client(key_pair, port, ca=tls)
+    try:
+        for _ in range(2):  # the second over the kept-alive connection, signed anew
+            answer = await peer.exchange(envelope(key_pair[0], "Controlling"), max_seconds=5)
+            assert answer.sender.config == "peer"
+    finally:
+        await peer.aclose()
+    assert [e.sender.role for e in listener.seen] == ["Controlling", "Controlling"]
+    first, second = listener.raw_headers
+    assert first["Signature"] != second["Signature"]
+    # The digest covers the bytes as sent: no transfer compression is offered.
+    assert first["Accept-Encoding"] == "identity"
+
+
+async def test_a_tampered_answer_is_not_trusted(
+    served: tuple[Listener, int], key_pair: tuple[Any, Any], tls: trustme.CA
+) -> None:
+    listener, port = served
+    listener.answer = lambda: (200, None, True)
     with pytest.raises(errors.PeerUnreachable, match="digest-mismatch"):
-        await client(pair, listener(pair, tamper=True)).exchange(envelope(pair["ours"]), max_seconds=5)
+        await exchange(client(key_pair, port, ca=tls), key_pair[0])
 
 
-async def test_refusals_and_server_errors_are_translated(pair: dict[str, Any]) -> None:
+async def test_refusals_and_server_errors_are_translated(
+    served: tuple[Listener, int], key_pair: tuple[Any, Any], tls: trustme.CA
+) -> None:
+    listener, port = served
     body = wire.encode_error(401, "unknown-key", "key x is not accepted")
+    listener.answer = lambda: (401, body, False)
     with pytest.raises(errors.PeerRefused) as refused:
-        await client(pair, listener(pair, status=401, error=body)).exchange(
-            envelope(pair["ours"]), max_seconds=5
-        )
+        await exchange(client(key_pair, port, ca=tls), key_pair[0])
     assert (refused.value.status, refused.value.reason) == (401, "unknown-key")
     assert "key x is not accepted" in str(refused.value)
+    listener.answer = lambda: (503, b"oops", False)
     with pytest.raises(errors.PeerUnreachable, match="503"):
-        await client(pair, listener(pair, status=503, error=b"oops")).exchange(
-            envelope(pair["ours"]), max_seconds=5
-        )
+        await exchange(client(key_pair, port, ca=tls), key_pair[0])
 
 
-async def test_network_errors_are_peer_unreachable(pair: dict[str, Any]) -> None:
-    def down(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
+async def test_an_answer_over_the_body_limit_is_not_read(
+    served: tuple[Listener, int], key_pair: tuple[Any, Any], tls: trustme.CA
+) -> None:
+    listener, port = served
+    listener.answer = lambda: (200, b"x" * 4096, False)
+    with pytest.raises(errors.PeerUnreachable, match="exceeds 2048 bytes"):
+        await exchange(client(key_pair, port, ca=tls, max_body=2048), key_pair[0])
 
-    with pytest.raises(errors.PeerUnreachable, match="connection refused") as caught:
-        await client(pair, down).exchange(envelope(pair["ours"]), max_seconds=5)
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
+
+async def test_a_certificate_from_another_ca_is_refused_in_words(
+    served: tuple[Listener, int], key_pair: tuple[Any, Any]
+) -> None:
+    listener, port = served
+    with pytest.raises(errors.PeerUnreachable) as caught:
+        await exchange(client(key_pair, port, ca=trustme.CA()), key_pair[0])
+    # OpenSSL's own words, which an admin can act on, not aiohttp's wrapping of them.
+    assert "TLS certificate verify failed: unable to get local issuer certificate" in str(caught.value)
+    assert isinstance(caught.value.__cause__, ssl.SSLError)
+    assert listener.seen == []  # nothing was sent to a listener it could not verify
+
+
+async def test_network_errors_are_peer_unreachable(key_pair: tuple[Any, Any], tls: trustme.CA) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: the connection is refused
+        with pytest.raises(errors.PeerUnreachable, match="request failed") as caught:
+            await exchange(client(key_pair, port, ca=tls), key_pair[0])
+    assert isinstance(caught.value.__cause__, OSError)
