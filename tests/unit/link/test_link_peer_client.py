@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import trustme
+import yarl
 from aiohttp import web
 
 from workspace_link.adapters.http import peer_client
@@ -189,3 +190,14 @@ async def test_network_errors_are_peer_unreachable(key_pair: tuple[Any, Any], tl
         with pytest.raises(errors.PeerUnreachable, match="request failed") as caught:
             await exchange(client(key_pair, port, ca=tls), key_pair[0])
     assert isinstance(caught.value.__cause__, OSError)
+
+
+def test_the_environment_names_the_proxy_once_and_no_proxy_exempts(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY", "http_proxy", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    peer = yarl.URL("https://peer.example:8443/api/latest/sync_config/x/sync")
+    assert peer_client.proxy_for(peer) is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert peer_client.proxy_for(peer) == "http://proxy.internal:3128"
+    monkeypatch.setenv("NO_PROXY", "localhost,.example")
+    assert peer_client.proxy_for(peer) is None

@@ -13,7 +13,9 @@ TLS: ``caCertificate`` (the PEM loaded by ``link_keys.load_keys``) is the only t
 when given, else the system's; ``verifySsl: false`` turns verification off (the link says so
 loudly in the SyncConfig status). Each request is signed as it leaves (a retry is signed
 anew); responses are verified against the link's accepted remote keys and bound to the
-request they answer. ``HTTPS_PROXY`` and ``NO_PROXY`` are honoured (``trust_env``).
+request they answer. ``HTTPS_PROXY`` and ``NO_PROXY`` are honoured, read once per client:
+aiohttp's ``trust_env`` would read them, and ``~/.netrc``, in a worker thread on every request,
+and suspend the exchange there before it is written.
 
 Why aiohttp and not httpx: it is the operator's client already (kopf, ``apiserver``), and on
 the dispatch path it was the slower third of the exchange. httpx over anyio took 1.1 ms per
@@ -28,6 +30,7 @@ import asyncio
 import math
 import ssl
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 
 import aiohttp
@@ -80,8 +83,14 @@ def session(tls: ssl.SSLContext | bool) -> aiohttp.ClientSession:
         connector=aiohttp.TCPConnector(ssl=tls, keepalive_timeout=KEEPALIVE_SECONDS),
         # The signed digest covers the bytes as sent: no transfer decoding.
         auto_decompress=False,
-        trust_env=True,
     )
+
+
+def proxy_for(url: yarl.URL) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``), unless ``NO_PROXY`` exempts its host."""
+    if url.host is None or urllib.request.proxy_bypass(url.host):
+        return None
+    return urllib.request.getproxies().get(url.scheme)
 
 
 def signed_headers(signer: signatures.Signer, url: yarl.URL, body: bytes) -> dict[str, str]:
@@ -123,6 +132,7 @@ class PeerClient:
         self._url = yarl.URL(config.remote_url, encoded=True)
         self._max_body = settings.max_body_bytes
         self._ssl = _ssl_context(config, keys)
+        self._proxy = proxy_for(self._url)
         self._signer = signatures.Signer(keys.private_key, expires_in=settings.signature_max_age)
         self._verifier = signatures.Verifier.from_settings(
             settings,
@@ -190,7 +200,7 @@ class PeerClient:
         self, body: bytes, headers: dict[str, str], within: aiohttp.ClientTimeout
     ) -> tuple[int, Mapping[str, str], bytes]:
         async with self._open().post(
-            self._url, data=body, headers=headers, timeout=within, allow_redirects=False
+            self._url, data=body, headers=headers, timeout=within, allow_redirects=False, proxy=self._proxy
         ) as response:
             if response.content_length is not None and response.content_length > self._max_body:
                 raise errors.PeerUnreachable(f"{self._url}: the answer exceeds {self._max_body} bytes")
