@@ -25,7 +25,8 @@ The rules that keep it correct on a real API server, where a watch-fed cache can
   ``resync`` seconds: a watch that was re-established can miss a ``DELETED``, and the resync
   drops such ghosts.
 - **Never older**: an event or answer whose numeric ``resourceVersion`` is below the cached
-  one is ignored (the API server's are etcd revisions; non-numeric ones always replace).
+  one is ignored (the API server's are etcd revisions; non-numeric ones always replace). An
+  event of the very version held is not copied again.
 - **Views** (``view``) hand out the cached bodies themselves, for readers that change and keep
   nothing, and keep named indexes (``where``) up to date with every event and write, so the
   outbox reads the few executions with something to send, not the thousands that have ended.
@@ -119,8 +120,16 @@ class CachedStore:
             return
         if type == "DELETED":
             self._evict(kind, resources.name(body))
-        else:
-            self._put(kind, resources.copy_body(body))
+            return
+        name = resources.name(body)
+        held = self._objects[kind].get(name)
+        version = (body.get("metadata") or {}).get("resourceVersion")
+        if held is not None and version and (held.get("metadata") or {}).get("resourceVersion") == version:
+            # The echo of what is held (most events follow this operator's own writes, whose
+            # answers are cached already): a resourceVersion names one state of the object.
+            self._touch((kind, name))
+            return
+        self._put(kind, resources.copy_body(body))
 
     def _touch(self, key: tuple[str, str]) -> None:
         self._seq += 1

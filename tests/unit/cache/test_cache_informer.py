@@ -90,6 +90,20 @@ async def test_an_older_event_never_replaces_a_newer_body() -> None:
     ]
 
 
+async def test_the_echo_of_a_held_version_is_not_copied_and_a_newer_one_replaces_it() -> None:
+    inner, _, cached = _stores()
+    body = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
+    written = await cached.replace_status(EXECUTION, {**body, "status": {"phase": "Running"}})
+    (held,) = await cached.view(EXECUTION)
+    cached.observe("MODIFIED", EXECUTION, {**written, "spec": {"script": "echo"}})  # same version
+    (still,) = await cached.view(EXECUTION)
+    assert still is held and still["spec"]["script"] == "x"
+    newer = await inner.replace_status(EXECUTION, {**written, "status": {"phase": "Succeeded"}})
+    cached.observe("MODIFIED", EXECUTION, newer)
+    (now,) = await cached.view(EXECUTION)
+    assert now is not newer and resources.phase(now) == "Succeeded"  # copied: the event is kopf's
+
+
 async def test_deletes_evict_and_an_event_during_a_read_wins() -> None:
     inner, counting, cached = _stores()
     body = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
