@@ -27,6 +27,8 @@ The rules that keep it correct on a real API server, where a watch-fed cache can
 - **Never older**: an event or answer whose numeric ``resourceVersion`` is below the cached
   one is ignored (the API server's are etcd revisions; non-numeric ones always replace). An
   event of the very version held is not copied again.
+- **No managedFields**: the server-side-apply bookkeeping a real API server adds to every
+  object is left out of what is cached (``_owned``).
 - **Views** (``view``) hand out the cached bodies themselves, for readers that change and keep
   nothing, and keep named indexes (``where``) up to date with every event and write, so the
   outbox reads the few executions with something to send, not the thousands that have ended.
@@ -59,6 +61,23 @@ def _version(body: resources.Body) -> int | None:
         return int(str(value))
     except (TypeError, ValueError):
         return None
+
+
+def _owned(body: resources.Body) -> resources.Body:
+    """A copy for the cache, without ``metadata.managedFields``.
+
+    A real API server puts the server-side-apply bookkeeping on every object: a nested map per
+    writer of every field it set, often larger than the rest of an Execution. Nothing here reads
+    it; kept, it would be copied on every read and walked by every full garbage collection.
+    Writing a body without it changes nothing on the server: an update that omits
+    managedFields keeps them ("managedFields never get stripped by clients not aware of the
+    field", https://kubernetes.io/docs/reference/using-api/server-side-apply/#clearing-managedfields).
+    controller-runtime's caches strip it the same way (``TransformStripManagedFields``,
+    kubernetes-sigs/controller-runtime#2791)."""
+    meta = body.get("metadata")
+    if isinstance(meta, dict) and "managedFields" in meta:
+        body = {**body, "metadata": {key: value for key, value in meta.items() if key != "managedFields"}}
+    return resources.copy_body(body)
 
 
 def _matches(body: resources.Body, wanted: Mapping[str, str] | None) -> bool:
@@ -129,7 +148,7 @@ class CachedStore:
             # answers are cached already): a resourceVersion names one state of the object.
             self._touch((kind, name))
             return
-        self._put(kind, resources.copy_body(body))
+        self._put(kind, _owned(body))
 
     def _touch(self, key: tuple[str, str]) -> None:
         self._seq += 1
@@ -202,7 +221,7 @@ class CachedStore:
             seen = self._touched.get(key, start)
             self._end_fetch()
         if seen <= start:
-            self._put(kind, resources.copy_body(body))
+            self._put(kind, _owned(body))
         return body
 
     async def list(self, kind: str, *, labels: Mapping[str, str] | None = None) -> list[resources.Body]:
@@ -254,6 +273,9 @@ class CachedStore:
             name = resources.name(body)
             if touched.get((kind, name), start) > start or not self._keep(kind, body):
                 continue  # an event (or write) since the list began says more
+            meta = body.get("metadata")
+            if isinstance(meta, dict):
+                meta.pop("managedFields", None)  # the list's own objects: no copy (``_owned``)
             fresh[name] = body
         for (touched_kind, name), seq in touched.items():
             if touched_kind == kind and seq > start:
@@ -311,4 +333,4 @@ class CachedStore:
     def _written(self, kind: str, written: resources.Body) -> None:
         if kind in self._kinds:
             self._fresh.discard((kind, resources.name(written)))
-            self._put(kind, resources.copy_body(written))
+            self._put(kind, _owned(written))

@@ -104,6 +104,27 @@ async def test_the_echo_of_a_held_version_is_not_copied_and_a_newer_one_replaces
     assert now is not newer and resources.phase(now) == "Succeeded"  # copied: the event is kopf's
 
 
+async def test_the_cache_keeps_no_managed_fields_from_events_answers_or_lists() -> None:
+    inner, _, cached = _stores()
+    managed = [{"manager": "kubectl", "operation": "Update", "fieldsV1": {"f:spec": {"f:script": {}}}}]
+    body = await inner.create(
+        EXECUTION, {"metadata": {"name": "e", "managedFields": managed}, "spec": {"script": "x"}}
+    )
+    cached.observe("ADDED", EXECUTION, body)
+    assert "managedFields" not in (await cached.get(EXECUTION, "e"))["metadata"]
+    assert body["metadata"]["managedFields"] == managed  # the event's own object is not changed
+    other = await cached.create(
+        EXECUTION, {"metadata": {"name": "f", "managedFields": managed}, "spec": {"script": "y"}}
+    )
+    assert other["metadata"]["managedFields"] == managed  # the caller gets the answer as it came
+    listed = await cached.list(EXECUTION)  # the first list of the kind goes to the store
+    assert [resources.name(b) for b in listed] == ["e", "f"]
+    assert all("managedFields" not in b["metadata"] for b in [*listed, *await cached.view(EXECUTION)])
+    # What the cache hands out is still written back as it is, script and all.
+    written = await cached.replace_status(EXECUTION, {**listed[0], "status": {"phase": "Running"}})
+    assert resources.phase(written) == "Running" and written["spec"]["script"] == "x"
+
+
 async def test_deletes_evict_and_an_event_during_a_read_wins() -> None:
     inner, counting, cached = _stores()
     body = await inner.create(EXECUTION, {"metadata": {"name": "e"}, "spec": {"script": "x"}})
