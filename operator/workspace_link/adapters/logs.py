@@ -127,7 +127,7 @@ def configure(level: str = "INFO", fmt: str = "text", *, stream: TextIO | None =
     root.setLevel(level)
     for name in CHATTY:
         # Never above WARNING: kopf posts its warnings as Kubernetes events from kopf.objects.
-        logging.getLogger(name).setLevel(logging.NOTSET if level == "DEBUG" else logging.WARNING)
+        logging.getLogger(name).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
 
