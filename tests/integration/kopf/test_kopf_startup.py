@@ -3,13 +3,14 @@ UIDs, a chart's ``runAsUser``): kopf must not be left to guess its identity from
 
 from __future__ import annotations
 
+import gc
 import pathlib
 import pwd
 import socket
 from typing import Any
 
 import pytest
-from kopf_helpers import HELLO_FLOW, eventually, execution_body, get_or_none
+from kopf_helpers import HELLO_FLOW, OperatorThread, eventually, execution_body, get_or_none
 from operator_process import StartOperator, is_root
 
 from workspace_link.adapters import logs
@@ -78,3 +79,16 @@ def test_without_the_pods_name_the_identity_is_the_hostname(
     else:
         monkeypatch.setenv("POD_NAME", pod_name)
     assert handlers.operator_identity() == socket.gethostname()
+
+
+async def test_what_is_alive_once_started_is_left_out_of_every_full_collection(kubeconfig: str) -> None:
+    # A full collection walks every tracked object; start-up's live as long as the process.
+    gc.unfreeze()
+    running = OperatorThread()
+    await running.start()
+    try:
+        running.raise_failure()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        await running.stop()
+    running.raise_failure()

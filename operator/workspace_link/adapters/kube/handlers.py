@@ -48,6 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 import os
 import pathlib
@@ -301,6 +302,11 @@ async def startup(memo: kopf.Memo, **_: Any) -> None:
         wl_settings.runner_port,
         wl_settings.health_port,
     )
+    # What is alive once started (modules, kopf, the workspace: some 50,000 objects) lives as
+    # long as the process. Frozen, it is left out of every full collection, each of which
+    # walked it again: 30 ms on 2 CPUs, a stall of everything the operator does.
+    gc.collect()
+    gc.freeze()
 
 
 @kopf.on.cleanup(registry=registry)
