@@ -160,7 +160,8 @@ async def start_child(
         if existing is None or resources.spec(existing).get("parent") != parent:
             raise
         return name  # the runner retried a create that had worked
-    ws.changes.notify()
+    # The child's start leaves before this call is answered (``this.flow`` waits for it anyway).
+    await ws.changes.notify_first()
     # A cancel cascade that listed the children just before this create would miss it.
     current_parent = await executions.read(ws, parent)
     if current_parent is None or resources.is_terminal(current_parent):

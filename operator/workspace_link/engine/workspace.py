@@ -40,6 +40,16 @@ class Changes:
             if not waiter.done():
                 waiter.set_result(None)
 
+    async def notify_first(self) -> None:
+        """``notify``, then let the woken go first: a dialer signs and writes the start it
+        was woken for before the caller's own work (a label PATCH, the runner API's answer).
+        Two steps of the event loop: the dialer's hands the request to aiohttp, which writes
+        its body from a task of its own (Python < 3.12 has no eager tasks); the second lets
+        that task write."""
+        self.notify()
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
     async def wait(self, since: int, seconds: float) -> bool:
         """Wait until the counter moves past ``since``; False when ``seconds`` pass first."""
         if self._counter > since:

@@ -363,13 +363,9 @@ async def execution_event(
     # Any change to any execution may be something a dialer must send or a waiter must see;
     # the cache learns it first, so whoever wakes reads what the event said.
     runtime.ws.observe(type, resources.EXECUTION, raw)
-    runtime.ws.changes.notify()
-    # Let a dialer woken by it sign and send before this handler's own writes go out: a start
-    # leaves ahead of its label PATCH, not behind the work of building it. Twice: the dialer's
-    # step hands the signed request to aiohttp, which writes the body from a task of its own
-    # (Python < 3.12 has no eager tasks); the second step lets that task write first.
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    # A dialer woken by it signs and sends before this handler's own writes go out: a start
+    # leaves ahead of its label PATCH, not behind the work of building it.
+    await runtime.ws.changes.notify_first()
     if type == "DELETED":
         _cancel_retry(runtime, body.metadata.name)
         if body.spec.get("mirror"):
