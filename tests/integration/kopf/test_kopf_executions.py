@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import kopf
+from apiserver_emulator import ApiServerEmulator, parse_selector, selects
 from kopf_helpers import NAMESPACE, OperatorThread, eventually
 
-from workspace_link.adapters.kube import kubestore
+from workspace_link.adapters.kube import handlers, kubestore
 from workspace_link.core import errors, job_manifest, labels, naming, settings
 
 FLOW = {
@@ -73,6 +74,26 @@ async def test_an_execution_gets_its_job_and_runner_secret(
     assert job["metadata"]["ownerReferences"] == expected["metadata"]["ownerReferences"]
     assert job["metadata"]["ownerReferences"][0]["uid"] == execution["metadata"]["uid"]
     assert job["spec"]["template"]["metadata"]["labels"][labels.COMPONENT] == "runner"
+
+
+async def test_the_job_and_pod_watches_ask_the_api_server_for_runners_only(
+    api_server: ApiServerEmulator, kube: kubestore.KubeStore, operator: kopf.Memo
+) -> None:
+    _, job = await _started(kube, "hello-selected")
+    await eventually(lambda: _phase(kube, "hello-selected", "Running"), what="phase Running")
+
+    asked = {(plural, verb, selector) for _g, plural, verb, selector in api_server.selectors}
+    for plural in ("jobs", "pods"):
+        assert {(verb, selector) for p, verb, selector in asked if p == plural} == {
+            ("list", handlers.RUNNER_SELECTOR),
+            ("watch", handlers.RUNNER_SELECTOR),
+        }, plural
+    # What the selector keeps: the runner Job and the pods made from its template. Any other
+    # Job or pod of the namespace (the operator's own pod) is never streamed to the operator.
+    selector = parse_selector(handlers.RUNNER_SELECTOR)
+    assert selects(selector, job["metadata"]["labels"])
+    assert selects(selector, _runner_pod(job)["metadata"]["labels"])
+    assert not selects(selector, {"app.kubernetes.io/name": "workspace-link"})
 
 
 async def test_a_succeeded_job_ends_the_execution_succeeded(

@@ -16,8 +16,9 @@ What kopf is asked to do, and why:
   finalizer on Executions: one that only the operator removes would hang namespace deletion
   and uninstalls, and the API server's GC removes what an interrupted cleanup leaves (both
   carry ownerReferences to the Execution).
-- Jobs and runner pods (label-filtered): their changes become ``executions.run_ended`` through
-  ``job_executor`` (deadline, OOM, exit code, image pull, unschedulable).
+- Jobs and runner pods (``RUNNER_SELECTOR``, which the API server applies): their changes
+  become ``executions.run_ended`` through ``job_executor`` (deadline, OOM, exit code, image pull,
+  unschedulable).
 - SyncConfigs: ``on.resume``/``on.create``/``on.update`` call ``link_status.reconcile_config``; a
   ``daemon`` per *enabled* SyncConfig runs ``dialer.run`` (kopf stops it when the object is
   deleted, disabled, or the operator exits, and starts it again when re-enabled). An index
@@ -79,6 +80,9 @@ _GROUP, _VERSION = labels.GROUP, labels.VERSION
 _RUNNER_LABELS: Final = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.COMPONENT: "runner"}
 #: Sent with the Secret watch: the API server leaves out the per-execution runner Secrets.
 SECRETS_SELECTOR: Final = f"{labels.COMPONENT}!={runner_secret.RUNNER_TOKEN_COMPONENT}"
+#: Sent with the Job and pod watches: the API server streams the runners only, not every other
+#: workload of the namespace (the operator's own pod among them), for kopf to parse and drop.
+RUNNER_SELECTOR: Final = ",".join(f"{key}={value}" for key, value in sorted(_RUNNER_LABELS.items()))
 #: The downward API's pod name (the chart sets it); kopf's identity of this operator.
 POD_NAME_ENV: Final = "POD_NAME"
 
@@ -112,6 +116,8 @@ def operator_settings() -> kopf.OperatorSettings:
     config = kopf.OperatorSettings()
     config.scanning.disabled = True
     config.watching.label_selectors["", "v1", "secrets"] = SECRETS_SELECTOR
+    config.watching.label_selectors["batch", "v1", "jobs"] = RUNNER_SELECTOR
+    config.watching.label_selectors["", "v1", "pods"] = RUNNER_SELECTOR
     # Our own events say what happened; kopf's per-handler "succeeded" events would drown them.
     config.posting.level = logging.WARNING
     # A watch that the API server or a proxy silently drops must not stall the operator.
