@@ -412,6 +412,11 @@ class LinkedOperators:
         #: its name, its runner token, and how many children it has started.
         self._parent: tuple[str, str] | None = None
         self._parent_children = 0
+        #: Runner tokens by (namespace, Secret name), from the runner Secrets the operators
+        #: wrote: what a runner reads from its mounted Secret, with no request of the harness's.
+        self.runner_tokens: dict[tuple[str, str], str] = {}
+        #: The harness's client of the runner APIs: one pool, not a connection per call.
+        self._http: aiohttp.ClientSession | None = None
 
     # -- set-up and tear-down
     async def __aenter__(self) -> LinkedOperators:
@@ -435,6 +440,8 @@ class LinkedOperators:
         # The harness's own client: no token, so neither counted nor taken for an operator's.
         self._api = apiserver.ApiSession(kopf.ConnectionInfo(server=url))
         self._stack.push_async_callback(self._api.close)
+        self._http = aiohttp.ClientSession()
+        self._stack.push_async_callback(self._http.close)
         for namespace in (A_NAMESPACE, B_NAMESPACE, FLOOR_NAMESPACE):
             self.kube[namespace] = kubestore.KubeStore(namespace, self._api)
 
@@ -502,6 +509,12 @@ class LinkedOperators:
         )
 
     def _on_write(self, write: Write) -> None:
+        if write.resource == "secrets" and write.method == "POST":
+            token = (write.body.get("data") or {}).get("token")
+            name = str((write.body.get("metadata") or {}).get("name") or "")
+            if isinstance(token, str) and name:
+                self.runner_tokens[write.namespace, name] = base64.b64decode(token).decode()
+            return
         if not write.resource.startswith("executions"):
             return
         meta = write.body.get("metadata") or {}
@@ -596,10 +609,10 @@ class LinkedOperators:
         assert self.a is not None
         _parent, token = await self.parent_in_a()
         self._parent_children += 1
+        assert self._http is not None
         started = time.perf_counter()
         async with (
-            aiohttp.ClientSession() as session,
-            session.post(
+            self._http.post(
                 f"http://127.0.0.1:{self.a.runner_port}/v1/children",
                 json={"callId": call_id, "flow": NOOP_FLOW, "remoteWorkspace": A_CONFIG, "inputs": {}},
                 headers={"Authorization": f"Bearer {token}"},
@@ -623,9 +636,14 @@ class LinkedOperators:
         return self.phases.get((namespace, name, phase))
 
     async def _runner_token(self, namespace: str, name: str) -> str:
-        """The runner token of execution ``name``, read from its runner Secret as a runner reads it."""
-        secret = await self.kube[namespace].get(resources.SECRET, naming.runner_secret_name(name))
-        return base64.b64decode(secret["data"]["token"]).decode()
+        """The runner token of execution ``name``, from its runner Secret as a runner reads it
+        (mounted): as the operator wrote it, else read from the emulator."""
+        secret_name = naming.runner_secret_name(name)
+        token = self.runner_tokens.get((namespace, secret_name))
+        if token is None:
+            secret = await self.kube[namespace].get(resources.SECRET, secret_name)
+            token = base64.b64decode(secret["data"]["token"]).decode()
+        return token
 
     async def _runner_call(self, name: str) -> tuple[str, dict[str, str]]:
         """The URL and headers of B's runner's ``POST /v1/end``, with the token from its Secret."""
@@ -636,12 +654,10 @@ class LinkedOperators:
     async def end_in_b(self, name: str, phase: str = resources.SUCCEEDED) -> None:
         """What B's runner does last: ``POST /v1/end`` on B's runner API with its token."""
         url, headers = await self._runner_call(name)
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(
-                url, json={"phase": phase, "message": "ended by the harness"}, headers=headers
-            ) as response,
-        ):
+        assert self._http is not None
+        async with self._http.post(
+            url, json={"phase": phase, "message": "ended by the harness"}, headers=headers
+        ) as response:
             if response.status != 200:
                 raise errors.StoreUnavailable(
                     f"runner API answered {response.status}: {await response.text()}"
@@ -709,12 +725,13 @@ class LinkedOperators:
             while not queue.empty():
                 await self.create_remote(queue.get_nowait())
 
+        done_before = [0]  # how many of ``names``, in order, are known Succeeded in A
         ender = asyncio.create_task(end_running())
         try:
             await asyncio.gather(*(creator() for _ in range(creators)), *([during] if during else []))
             try:
                 await self.wait_for(
-                    lambda: all(self.phase_at(A_NAMESPACE, n, resources.SUCCEEDED) for n in names),
+                    lambda: self._all_succeeded_in_a(names, done_before),
                     what="every execution of the burst Succeeded in A",
                     timeout=timeout,
                 )
@@ -726,6 +743,14 @@ class LinkedOperators:
         finally:
             ender.cancel()
         return done
+
+    def _all_succeeded_in_a(self, names: Sequence[str], done_before: list[int]) -> bool:
+        # Checked on every write: resumed where the last check stopped, not from the first name.
+        i = done_before[0]
+        while i < len(names) and self.phase_at(A_NAMESPACE, names[i], resources.SUCCEEDED):
+            i += 1
+        done_before[0] = i
+        return i == len(names)
 
     async def floor_request(self) -> float:
         """Seconds of one create at the injected latency (the floor of every API request)."""
