@@ -91,7 +91,8 @@ class Result:
     idle_links: int
     idle_rss: dict[str, int]
     import_rss: int
-    #: CPU seconds each operator process used during the burst.
+    #: CPU seconds each operator process, and this one (the emulator and the harness), used
+    #: during the burst.
     burst_cpu: dict[str, float]
 
 
@@ -152,11 +153,12 @@ async def measure(sizes: OperatorSizes, *, key_bits: int) -> Result:
             dispatch_child.append(d)
         per_child = op.breakdown(pair.emulator.requests[since:])
         assert pair.a is not None and pair.b is not None
-        cpu_before = {"A": pair.a.cpu_seconds(), "B": pair.b.cpu_seconds()}
+        cpu_before = {"A": pair.a.cpu_seconds(), "B": pair.b.cpu_seconds(), "harness": time.process_time()}
         seconds, burst_requests = await _burst(pair, sizes.burst)
         burst_cpu = {
             "A": pair.a.cpu_seconds() - cpu_before["A"],
             "B": pair.b.cpu_seconds() - cpu_before["B"],
+            "harness": time.process_time() - cpu_before["harness"],
         }
         rss = {"A": pair.a.rss(), "B": pair.b.rss()}
         names = [op.A_CONFIG, *await pair.add_links(sizes.idle_links - 1)]
@@ -221,7 +223,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
     burst_total = sum(result.burst_requests.values()) / result.burst_count
     rate = result.burst_count / result.burst_seconds
     child_total = sum(result.per_child.values()) / n
-    cpu_a, cpu_b = (result.burst_cpu[side] / result.burst_count for side in ("A", "B"))
+    cpu_a, cpu_b, cpu_h = (result.burst_cpu[side] / result.burst_count for side in ("A", "B", "harness"))
     injected = result.latency
     return [
         (
@@ -259,7 +261,8 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             f"{ms(req_floor)} (1 request)",
             f"{cpu_b / req_floor:.1f}x request (B)",
             f"user + system time of each operator process; one core per operator carries"
-            f" {1 / max(cpu_a, cpu_b):.0f}/s at most (the emulator and the harness share this machine)",
+            f" {1 / max(cpu_a, cpu_b):.0f}/s at most; the emulator and the harness, on the same"
+            f" {os.cpu_count()} CPUs, used {ms(cpu_h)} (the burst's wait for quiet included)",
         ),
         (
             "API requests per remote execution",
