@@ -734,13 +734,23 @@ class LinkedOperators:
             while not queue.empty():
                 await self.create_remote(queue.get_nowait())
 
-        done_before = [0]  # how many of ``names``, in order, are known Succeeded in A
+        succeeded = 0  # how many of ``names``, in order, are known Succeeded in A
+
+        def all_succeeded() -> bool:
+            # Checked on every write: resumed where the last check stopped, not from the first.
+            nonlocal succeeded
+            while succeeded < len(names) and self.phase_at(
+                A_NAMESPACE, names[succeeded], resources.SUCCEEDED
+            ):
+                succeeded += 1
+            return succeeded == len(names)
+
         ender = asyncio.create_task(end_running())
         try:
             await asyncio.gather(*(creator() for _ in range(creators)), *([during] if during else []))
             try:
                 await self.wait_for(
-                    lambda: self._all_succeeded_in_a(names, done_before),
+                    all_succeeded,
                     what="every execution of the burst Succeeded in A",
                     timeout=timeout,
                 )
@@ -752,14 +762,6 @@ class LinkedOperators:
         finally:
             ender.cancel()
         return done
-
-    def _all_succeeded_in_a(self, names: Sequence[str], done_before: list[int]) -> bool:
-        # Checked on every write: resumed where the last check stopped, not from the first name.
-        i = done_before[0]
-        while i < len(names) and self.phase_at(A_NAMESPACE, names[i], resources.SUCCEEDED):
-            i += 1
-        done_before[0] = i
-        return i == len(names)
 
     async def floor_request(self) -> float:
         """Seconds of one create at the injected latency (the floor of every API request)."""
