@@ -66,7 +66,7 @@ import workspace_link
 from workspace_link.adapters import logs, metrics
 from workspace_link.adapters.http import health, listener, peer_client, runner_api, serving, servingcert
 from workspace_link.adapters.kube import apiserver, job_executor, kubestore
-from workspace_link.core import errors, labels, link_config, resources, settings
+from workspace_link.core import errors, job_manifest, labels, link_config, resources, settings
 from workspace_link.engine import dialer, executions, link_status, runner_secret, workspace
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,8 @@ registry: Final = kopf.OperatorRegistry()
 _IN_CLUSTER_NAMESPACE: Final = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _MEMO_KEY: Final = "workspace_link"
 _GROUP, _VERSION = labels.GROUP, labels.VERSION
-_RUNNER_LABELS: Final = {labels.MANAGED_BY: labels.MANAGED_BY_VALUE, labels.COMPONENT: "runner"}
+#: The labels ``job_manifest`` puts on every runner Job and on its pods' template.
+_RUNNER_LABELS: Final = labels.managed(**{labels.COMPONENT: job_manifest.COMPONENT_RUNNER})
 #: Sent with the Secret watch: the API server leaves out the per-execution runner Secrets.
 SECRETS_SELECTOR: Final = f"{labels.COMPONENT}!={runner_secret.RUNNER_TOKEN_COMPONENT}"
 #: Sent with the Job and pod watches: the API server streams the runners only, not every other
