@@ -9,12 +9,16 @@ under 63 characters.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 
 _DNS_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
+# Pure, and asked for the same names again and again (every ack and status of a link names its
+# execution): a hit costs a dict lookup where a miss costs a SHA-256 and a base32.
+@functools.lru_cache(maxsize=4096)
 def _digest(*parts: str, length: int = 16) -> str:
     raw = hashlib.sha256("\x00".join(parts).encode()).digest()
     return base64.b32encode(raw).decode().lower().rstrip("=")[:length]
