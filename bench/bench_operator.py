@@ -225,6 +225,10 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
     child_total = sum(result.per_child.values()) / n
     cpu_a, cpu_b, cpu_h = (result.burst_cpu[side] / result.burst_count for side in ("A", "B", "harness"))
     injected = result.latency
+    # A dispatch is two creates one after the other (A's, then B's) with one signed message
+    # between them: half an exchange (one signature and one verification of the exchange's two).
+    dispatch_floor = 2 * req_floor + ex_floor / 2
+    cpus = os.cpu_count() or 1
     return [
         (
             "dispatch latency, created by kubectl",
@@ -254,6 +258,24 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             f"{1 / ex_floor:.0f}/s (1 / exchange floor)",
             f"{rate * ex_floor:.3f}x (higher is better)",
             "created in A -> Succeeded in A; each ended in B (runner API) once Running there",
+        ),
+        (
+            "dispatch floor: what no operator can beat here",
+            ms(dispatch_floor),
+            "2 requests + 1/2 signed exchange",
+            f"{med(result.dispatch) / dispatch_floor:.2f}x (kubectl),"
+            f" {med(result.dispatch_child) / dispatch_floor:.2f}x (child)",
+            f"A's create and B's create, one after the other, and one signed message between;"
+            f" issue #11's target is {ms(5 * injected)} (5x injected)",
+        ),
+        (
+            "burst ceiling on these CPUs",
+            f"{cpus / (cpu_a + cpu_b + cpu_h):.0f}/s; {1 / cpu_h:.0f}/s with operators that cost nothing",
+            f"{cpus} CPUs shared by both operators, the emulator and the harness",
+            f"{rate * (cpu_a + cpu_b + cpu_h) / cpus:.2f}x of it reached",
+            "CPUs / the CPU all processes used per execution; the emulator and the harness are one"
+            " process (one core at most), so 1 / its CPU per execution bounds the burst even with"
+            " free operators; issue #11's target is 150/s",
         ),
         (
             "operator CPU per execution in the burst",

@@ -37,6 +37,8 @@ def test_every_benchmark_runs_and_prints_its_row_beside_the_floor() -> None:
         "dispatch latency, a flow's child",
         "status round trip",
         "burst of 4, 8 creators",
+        "dispatch floor: what no operator can beat here",
+        "burst ceiling on these CPUs",
         "operator CPU per execution in the burst",
         "API requests per remote execution",
         "operator RSS after the burst",
