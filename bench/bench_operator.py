@@ -229,6 +229,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
     # between them: half an exchange (one signature and one verification of the exchange's two).
     dispatch_floor = 2 * req_floor + ex_floor / 2
     cpus = os.cpu_count() or 1
+    cpu_all = cpu_a + cpu_b + cpu_h  # every process of the run, per burst execution
     free_operators = 1 / max(cpu_h, 1e-9)  # the emulator's process alone, at one core
     return [
         (
@@ -271,9 +272,9 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
         ),
         (
             "burst ceiling on these CPUs",
-            f"{cpus / (cpu_a + cpu_b + cpu_h):.0f}/s; {free_operators:.0f}/s with free operators",
+            f"{cpus / cpu_all:.0f}/s; {free_operators:.0f}/s with free operators",
             f"{cpus} CPUs shared by both operators, the emulator and the harness",
-            f"{rate * (cpu_a + cpu_b + cpu_h) / cpus:.2f}x of it reached",
+            f"{rate * cpu_all / cpus:.2f}x of it reached",
             "CPUs / the CPU all processes used per execution; the emulator and the harness are one"
             " process (one core at most), so 1 / its CPU per execution bounds the burst even with"
             " free operators; issue #11's target is 150/s",
@@ -285,7 +286,7 @@ def rows(result: Result) -> list[tuple[str, str, str, str, str]]:
             f"{cpu_b / req_floor:.1f}x request (B)",
             f"user + system time of each operator process; one core per operator carries"
             f" {1 / max(cpu_a, cpu_b):.0f}/s at most; the emulator and the harness, on the same"
-            f" {os.cpu_count()} CPUs, used {ms(cpu_h)} (the burst's wait for quiet included)",
+            f" {cpus} CPUs, used {ms(cpu_h)} (the burst's wait for quiet included)",
         ),
         (
             "API requests per remote execution",
